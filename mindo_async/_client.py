@@ -1,0 +1,419 @@
+"""``AsyncMindo``: one pooled HTTP client, safe retries, and shared pacing."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+
+from ._conversion import encode_request
+from ._errors import (
+    ClientClosedError,
+    ConfigurationError,
+    MindoError,
+    RateLimitError,
+)
+from ._models import SendRequest, SendResult, SentMessage, VariableValue
+from ._pacing import Pacer
+from ._protocol import (
+    SEND_PATH,
+    build_headers,
+    classify_exception,
+    error_for_failure,
+    interpret_response,
+    mask_phone,
+)
+from ._retry import RetryPolicy
+from ._transport import TransportName, make_transport
+from ._validation import is_api_key, validate_request
+
+if TYPE_CHECKING:
+    from ._fanout import ProgressCallback, ResultStream
+    from ._journal import Journal
+
+logger = logging.getLogger("mindo_async")
+
+DEFAULT_BASE_URL = "https://api.mindosoftware.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"base_url {base_url!r} is not a valid URL") from exc
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ConfigurationError(
+            f"base_url {base_url!r} must be an absolute https:// URL, e.g. {DEFAULT_BASE_URL}"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; "
+            "use https (plain http is allowed only for loopback hosts such as 127.0.0.1)"
+        )
+    if url.userinfo or url.query or url.fragment:
+        raise ConfigurationError(
+            "base_url must not contain credentials, a query or a fragment"
+        )
+    return str(url).rstrip("/")
+
+
+def _check_api_key(api_key: str | None) -> str:
+    if api_key is None or api_key == "":
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the MINDO_API_KEY environment variable"
+        )
+    if not isinstance(api_key, str) or not is_api_key(api_key):
+        # The value itself is never echoed: it may be a real secret pasted wrongly.
+        raise ConfigurationError(
+            "the API key is malformed: a Mindo API key is 'mindo_' followed by letters, "
+            "digits, '_' or '-'"
+        )
+    return api_key
+
+
+class AsyncMindo:
+    """An async client for the Mindo API: ``async with AsyncMindo() as mindo: ...``.
+
+    It holds one pooled ``httpx.AsyncClient`` (or the one you pass as
+    ``http_client``, which it then never closes), retries only what provably
+    never reached the server (plus 429 and 503), and paces sends per phone
+    number id across every ``send``, ``send_many`` and ``stream_many`` call.
+
+    Args:
+        api_key: Your Mindo API key; defaults to ``$MINDO_API_KEY``.
+        base_url: Defaults to ``$MINDO_BASE_URL``, else ``https://api.mindosoftware.com``.
+            Plain ``http://`` is accepted only for loopback hosts.
+        timeout: Seconds for a whole attempt (with a 5 s connect timeout), or an
+            ``httpx.Timeout`` used as is.
+        max_retries: Retries after a failure that is safe to retry; 0 disables.
+        retry_ambiguous: Also retry failures after which the message may already
+            have been delivered. This can deliver a message twice.
+        rate_limit: Sends per second per ``phone_number_id`` (Meta's default is 80);
+            ``None`` turns the cap off.
+        http_client: Your own ``httpx.AsyncClient``.
+        transport: For the client built here: ``"auto"`` (aiohttp's pool under asyncio,
+            httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
+        max_connections: Size of the connection pool; sends beyond it wait their turn
+            without a pool timeout.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        retry_ambiguous: bool = False,
+        rate_limit: float | None = 80.0,
+        http_client: httpx.AsyncClient | None = None,
+        *,
+        transport: TransportName = "auto",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self._api_key = _check_api_key(api_key if api_key is not None else os.environ.get("MINDO_API_KEY"))
+        self._base_url = _check_base_url(
+            base_url or os.environ.get("MINDO_BASE_URL") or DEFAULT_BASE_URL
+        )
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError("max_retries must be a whole number >= 0")
+        if rate_limit is not None and not rate_limit > 0:
+            raise ConfigurationError("rate_limit must be positive, or None to turn it off")
+        if max_connections < 1:
+            raise ConfigurationError("max_connections must be at least 1")
+        if isinstance(timeout, httpx.Timeout):
+            self._http_timeout = timeout
+            self._attempt_deadline: float | None = None
+        else:
+            if not timeout > 0:
+                raise ConfigurationError("timeout must be a positive number of seconds")
+            self._http_timeout = httpx.Timeout(
+                timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout)
+            )
+            self._attempt_deadline = float(timeout)
+        self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
+        self._pacer = Pacer(rate_limit)
+        self._url = self._base_url + SEND_PATH
+        self._headers = build_headers(self._api_key)
+        self._owns_http_client = http_client is None
+        if http_client is None:
+            limits = httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=30.0,
+            )
+            http_client = httpx.AsyncClient(
+                transport=make_transport(transport, limits),
+                timeout=self._http_timeout,
+                follow_redirects=False,
+                trust_env=True,
+            )
+        elif transport != "auto":
+            raise ConfigurationError("give either http_client or transport, not both")
+        self._http = http_client
+        self._connections = anyio.CapacityLimiter(max_connections)
+        self._state = _State.OPEN
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncMindo:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (and its HTTP client, when it built it). Idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._owns_http_client:
+            with anyio.CancelScope(shield=True):
+                await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``aclose`` was called."""
+        return self._state is _State.CLOSED
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._base_url
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The pooled ``httpx.AsyncClient`` every request goes through."""
+        return self._http
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._policy
+
+    @property
+    def pacer(self) -> Pacer:
+        """The per-phone-number pacing shared by every send of this client."""
+        return self._pacer
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return f"<AsyncMindo base_url={self._base_url!r} api_key=<hidden> {state}>"
+
+    def _ensure_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("this AsyncMindo client is closed; create a new one")
+
+    # -- one send ------------------------------------------------------------------
+
+    async def send(
+        self,
+        *,
+        phone_number_id: str,
+        template_name: str,
+        recipient_phone: str,
+        language: str = "es",
+        variables: Mapping[str, VariableValue] | None = None,
+        button_variables: Mapping[str, str] | None = None,
+    ) -> SentMessage:
+        """Send one template message and return the API's ``SentMessage``.
+
+        Raises ``InvalidRequestError`` before any I/O for bad input, an ``APIError``
+        subclass when the API refuses, ``APIConnectionError`` when the request
+        provably never reached the API, and ``DeliveryUnknownError`` when the
+        message may have been delivered.
+        """
+        return await self.send_request(
+            SendRequest(
+                phone_number_id=phone_number_id,
+                template_name=template_name,
+                recipient_phone=recipient_phone,
+                language=language,
+                variables=variables,
+                button_variables=button_variables,
+            )
+        )
+
+    async def send_request(self, request: SendRequest) -> SentMessage:
+        """Send one ``SendRequest``; the same promises as ``send``."""
+        self._ensure_open()
+        message, _ = await self._deliver(validate_request(request))
+        return message
+
+    async def _post(self, body: bytes) -> httpx.Response:
+        http_request = self._http.build_request(
+            "POST", self._url, content=body, headers=self._headers, timeout=self._http_timeout
+        )
+        if self._attempt_deadline is None:
+            return await self._http.send(http_request, follow_redirects=False)
+        with anyio.fail_after(self._attempt_deadline):
+            return await self._http.send(http_request, follow_redirects=False)
+
+    async def _deliver(self, request: SendRequest) -> tuple[SentMessage, int]:
+        """Send a validated request with retries; return the message and the attempts made."""
+        body = encode_request(request)
+        number = request.phone_number_id
+        debug = logger.isEnabledFor(logging.DEBUG)
+        attempts = 0
+        while True:
+            self._ensure_open()
+            attempts += 1
+            await self._pacer.acquire(number)
+            error: MindoError
+            async with self._connections:
+                started = time.perf_counter()
+                try:
+                    response = await self._post(body)
+                except Exception as exc:
+                    failure = classify_exception(exc)
+                    error = error_for_failure(failure, request=request, attempts=attempts)
+                    error.__cause__ = exc
+                    if debug:
+                        self._log(request, attempts, started, None, failure.description)
+                else:
+                    outcome = interpret_response(
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        request=request,
+                        attempts=attempts,
+                    )
+                    if debug:
+                        self._log(request, attempts, started, response.status_code, None)
+                    if isinstance(outcome, SentMessage):
+                        return outcome, attempts
+                    error = outcome
+            if isinstance(error, RateLimitError) and error.retry_after is not None:
+                # Refused before processing: every sender of this number waits.
+                self._pacer.pause(number, min(error.retry_after, self._policy.max_retry_after))
+            delay = self._policy.delay_before_retry(error, attempts)
+            if delay is None:
+                raise error
+            if debug:
+                logger.debug("retrying in %.3fs after %s", delay, type(error).__name__)
+            await anyio.sleep(delay)
+
+    def _log(
+        self,
+        request: SendRequest,
+        attempt: int,
+        started: float,
+        status: int | None,
+        failure: str | None,
+    ) -> None:
+        logger.debug(
+            "POST %s status=%s elapsed=%.1fms attempt=%d to=%s%s",
+            SEND_PATH,
+            status if status is not None else "-",
+            (time.perf_counter() - started) * 1000.0,
+            attempt,
+            mask_phone(str(request.recipient_phone)),
+            f" failure={failure}" if failure else "",
+        )
+
+    # -- many sends ----------------------------------------------------------------
+
+    def stream_many(
+        self,
+        requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+        *,
+        concurrency: int = 32,
+        dedupe: bool = True,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        retry_unknown: bool = False,
+        key: Callable[[SendRequest], str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> AbstractAsyncContextManager[ResultStream]:
+        """Send many requests concurrently; yields one ``SendResult`` each, in completion order.
+
+        ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``.
+        ``requests`` is consumed lazily, so memory stays proportional to ``concurrency``.
+        See ``send_many`` for the options.
+        """
+        from ._fanout import stream_many
+
+        self._ensure_open()
+        return stream_many(
+            self,
+            requests,
+            concurrency=concurrency,
+            dedupe=dedupe,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            key=key,
+            on_progress=on_progress,
+        )
+
+    async def send_many(
+        self,
+        requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+        *,
+        concurrency: int = 32,
+        dedupe: bool = True,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        retry_unknown: bool = False,
+        key: Callable[[SendRequest], str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[SendResult]:
+        """Send many requests concurrently; return one ``SendResult`` each, in input order.
+
+        Args:
+            requests: Any iterable or async iterable of ``SendRequest``.
+            concurrency: How many sends are in flight at once.
+            dedupe: Send identical requests of this run once; repeats are ``SKIPPED``.
+            journal: A SQLite file (or a ``Journal``) that records every request before
+                and after it is sent, so that running the campaign again skips what
+                was sent (or may have been) and sends the rest.
+            retry_unknown: With a journal, send again what an earlier run left ``UNKNOWN``.
+            key: The journal key of a request; default a stable hash of its fields.
+            on_progress: Called with a ``Progress`` snapshot after every result.
+        """
+        results: list[SendResult] = []
+        async with self.stream_many(
+            requests,
+            concurrency=concurrency,
+            dedupe=dedupe,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            key=key,
+            on_progress=on_progress,
+        ) as stream:
+            async for result in stream:
+                results.append(result)
+        results.sort(key=_by_index)
+        return results
+
+
+def _by_index(result: SendResult) -> int:
+    return result.index

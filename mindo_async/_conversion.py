@@ -1,0 +1,69 @@
+"""The one cattrs converter, and the JSON encoding of requests and decoding of responses."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn
+
+from ._models import MessageStatus, SendRequest, SentMessage
+
+converter = cattrs.Converter()
+
+
+def _structure_status(value: Any, _: Any) -> MessageStatus | str:
+    # An unknown status must not turn a successful send into an error.
+    try:
+        return MessageStatus(value)
+    except ValueError:
+        if isinstance(value, str):
+            return value
+        raise
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Parse an ISO 8601 timestamp; a trailing ``Z`` and a naive value both mean UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+    else:
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+converter.register_structure_hook(MessageStatus | str, _structure_status)
+converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
+converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
+converter.register_unstructure_hook(
+    SendRequest,
+    make_dict_unstructure_fn(SendRequest, converter, _cattrs_omit_if_default=True),
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_request(request: SendRequest) -> bytes:
+    """The JSON body for ``request``: ``language`` always, empty optional fields omitted."""
+    body = converter.unstructure(request)
+    # The default language is still sent: the documented body always names it.
+    body["language"] = request.language
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+
+
+def structure_sent_message(body: dict[str, Any]) -> SentMessage:
+    """Build a ``SentMessage`` from a decoded 2xx body (unknown keys are ignored)."""
+    return converter.structure(body, SentMessage)

@@ -1,0 +1,282 @@
+"""Exceptions raised by mindo_async.
+
+The hierarchy, and what each branch tells the caller about delivery::
+
+    MindoError
+    ├── ConfigurationError (ValueError)       bad api_key / base_url / options; raised at construction
+    ├── ClientClosedError (RuntimeError)      the client was used after aclose()
+    ├── InvalidRequestError (ValueError)      refused before any I/O: NOT delivered
+    ├── APIConnectionError                    provably never reached the server: NOT delivered
+    ├── DeliveryUnknownError                  may have been delivered: do not resend blindly
+    ├── SkippedError                          fan-out only: never attempted: NOT delivered
+    │   ├── DuplicateRequestError
+    │   └── AlreadyProcessedError
+    └── APIError                              the server answered with an error status
+        ├── BadRequestError (400)             NOT delivered
+        │   ├── ValidationError
+        │   └── TemplateNotApprovedError
+        ├── AuthenticationError (401)         NOT delivered
+        ├── PermissionDeniedError (403)       NOT delivered
+        ├── NotFoundError (404)               NOT delivered
+        │   ├── TemplateNotFoundError
+        │   └── PhoneNumberNotFoundError
+        ├── RateLimitError (429)              NOT delivered (refused before processing)
+        ├── ServerError (5xx)                 501 and 503: NOT delivered
+        │   └── ServerDeliveryUnknownError (also DeliveryUnknownError): 500, 502, 504, ...
+        └── UnexpectedResponseError (also DeliveryUnknownError): a 2xx that is not the documented body
+
+Every exception text is built from the server's message and the request's
+non-secret fields only: the API key never appears in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import SendRequest
+
+
+class MindoError(Exception):
+    """Base class of every exception raised by mindo_async."""
+
+
+class ConfigurationError(MindoError, ValueError):
+    """The client was configured wrongly (missing or malformed key, unsafe base URL)."""
+
+
+class ClientClosedError(MindoError, RuntimeError):
+    """The client was used after it was closed."""
+
+
+class InvalidRequestError(MindoError, ValueError):
+    """The request was refused on the client before any I/O; nothing was sent.
+
+    ``errors`` maps each offending field name to the list of its problems.
+    """
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors: dict[str, list[str]] = {k: list(v) for k, v in errors.items()}
+        details = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in self.errors.items())
+        super().__init__(f"invalid request, nothing was sent: {details}")
+
+
+class APIConnectionError(MindoError):
+    """The request provably never reached the server, even after retries; nothing was sent.
+
+    ``retryable`` is false when trying again cannot help (a TLS certificate
+    failure, an unsupported URL), so it was not retried.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int = 1,
+        retryable: bool = True,
+        request: SendRequest | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+        self.retryable = retryable
+        self.request = request
+
+    def __str__(self) -> str:
+        return f"{self.message} (never reached the server; {self.attempts} attempt(s))"
+
+
+class DeliveryUnknownError(MindoError):
+    """The request may have been processed: the message may have been delivered.
+
+    Raised for read timeouts, connections dropped after the request was sent,
+    500/502/504 and other ambiguous 5xx answers, and 2xx answers that are not the
+    documented body. The library does not retry these by default, because a
+    retry could deliver the message twice. ``request`` is the request that was
+    sent, so the caller can decide (check with the recipient, or resend knowingly).
+    """
+
+    request: SendRequest | None
+    attempts: int
+
+    def __init__(
+        self, message: str, *, request: SendRequest | None = None, attempts: int = 1
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        return f"{self.message} (the message may have been delivered; {self.attempts} attempt(s))"
+
+
+class SkippedError(MindoError):
+    """A fan-out request that was never attempted; nothing was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DuplicateRequestError(SkippedError):
+    """Skipped: an identical request earlier in the same run was sent instead."""
+
+
+class AlreadyProcessedError(SkippedError):
+    """Skipped: the journal says this request was already sent (or may have been)."""
+
+
+class APIError(MindoError):
+    """The server answered with an error status.
+
+    ``status_code`` is the HTTP status, ``body`` the decoded JSON body (or the
+    raw text when it is not JSON), ``message`` the server's message, and
+    ``attempts`` the number of HTTP attempts made.
+    """
+
+    status_code: int
+    body: Any
+    message: str
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+    ) -> None:
+        MindoError.__init__(self, message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.attempts = attempts
+        self.request = request
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status_code}: {self.message}"
+
+
+class BadRequestError(APIError):
+    """400: the server refused the request; nothing was sent."""
+
+
+class ValidationError(BadRequestError):
+    """400 with per-field errors; ``field_errors`` maps field name to messages."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+        field_errors: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, attempts=attempts, request=request
+        )
+        self.field_errors: dict[str, list[str]] = dict(field_errors or {})
+
+
+class TemplateNotApprovedError(BadRequestError):
+    """400: the template exists but does not have APPROVED status in Meta."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the API key may not use this resource."""
+
+
+class NotFoundError(APIError):
+    """404: something named in the request does not exist."""
+
+
+class TemplateNotFoundError(NotFoundError):
+    """404: no template of that name and language in this business account."""
+
+
+class PhoneNumberNotFoundError(NotFoundError):
+    """404: no WhatsApp phone number with that ``phone_number_id``."""
+
+
+class RateLimitError(APIError):
+    """429: refused before processing; ``retry_after`` is the server's wait in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, attempts=attempts, request=request
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx. A 501 or 503 was refused before processing; other 5xx are ``DeliveryUnknownError``."""
+
+
+class ServerDeliveryUnknownError(ServerError, DeliveryUnknownError):
+    """500, 502, 504 (and other ambiguous 5xx): the gateway may have sent the message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+    ) -> None:
+        ServerError.__init__(
+            self, message, status_code=status_code, body=body, attempts=attempts, request=request
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"HTTP {self.status_code}: {self.message} "
+            f"(the message may have been delivered; {self.attempts} attempt(s))"
+        )
+
+
+class UnexpectedResponseError(APIError, DeliveryUnknownError):
+    """A 2xx (or other) answer whose body is not the documented one: it may have been sent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+    ) -> None:
+        APIError.__init__(
+            self, message, status_code=status_code, body=body, attempts=attempts, request=request
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"HTTP {self.status_code}: {self.message} "
+            f"(the message may have been delivered; {self.attempts} attempt(s))"
+        )
+
+
+def may_have_been_delivered(error: BaseException) -> bool:
+    """Whether ``error`` leaves open that the message reached WhatsApp."""
+    return isinstance(error, DeliveryUnknownError)

@@ -1,0 +1,62 @@
+"""Pacing shared by a whole client: a send-rate cap and 429 pauses, per phone number id."""
+
+from __future__ import annotations
+
+import anyio
+
+
+class Pacer:
+    """Caps sends per second for each key (a phone number id), and pauses a key on demand.
+
+    The cap is a GCRA token bucket: ``rate`` per second with bursts of at most
+    ``burst`` (default: one second's worth). Each caller reserves its slot
+    before sleeping, so concurrent callers queue in order without a lock, on
+    asyncio and trio alike. ``rate=None`` turns the cap off; pauses still apply.
+    """
+
+    def __init__(self, rate: float | None, burst: float | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive, or None to turn the cap off")
+        self.rate = rate
+        self._interval = 0.0 if rate is None else 1.0 / rate
+        size = max(1.0, burst if burst is not None else (rate or 1.0))
+        self._tolerance = (size - 1.0) * self._interval
+        self._theoretical_arrival: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold every send for ``key`` for ``seconds`` from now (a pause never shortens)."""
+        until = anyio.current_time() + max(0.0, seconds)
+        if until > self._paused_until.get(key, 0.0):
+            self._paused_until[key] = until
+
+    def paused_for(self, key: str) -> float:
+        """Seconds left in the pause of ``key`` (0 when it is not paused)."""
+        until = self._paused_until.get(key)
+        return 0.0 if until is None else max(0.0, until - anyio.current_time())
+
+    async def acquire(self, key: str) -> None:
+        """Wait until ``key`` may send once more, and count that send."""
+        await self._wait_out_pause(key)
+        if self.rate is None:
+            return
+        now = anyio.current_time()
+        arrival = max(self._theoretical_arrival.get(key, now), now)
+        self._theoretical_arrival[key] = arrival + self._interval
+        allowed_at = arrival - self._tolerance
+        if allowed_at > now:
+            await anyio.sleep(allowed_at - now)
+            # A 429 may have paused this key while we slept.
+            await self._wait_out_pause(key)
+
+    async def _wait_out_pause(self, key: str) -> None:
+        while True:
+            until = self._paused_until.get(key)
+            if until is None:
+                return
+            left = until - anyio.current_time()
+            if left <= 0:
+                # Dropped, so that the common case stays one dict lookup.
+                del self._paused_until[key]
+                return
+            await anyio.sleep(left)

@@ -1,0 +1,352 @@
+"""The sans-I/O core: what to send, and what an answer or a failure means.
+
+Nothing here does I/O, so every decision about the protocol is testable
+without a socket. The client only moves bytes and sleeps.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import ssl
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+import httpx
+
+from ._conversion import parse_timestamp, structure_sent_message
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    DeliveryUnknownError,
+    NotFoundError,
+    PermissionDeniedError,
+    PhoneNumberNotFoundError,
+    RateLimitError,
+    ServerDeliveryUnknownError,
+    ServerError,
+    TemplateNotApprovedError,
+    TemplateNotFoundError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from ._models import SendRequest, SentMessage
+from ._version import __version__
+
+SEND_PATH = "/api/v1/meta-templates/send/"
+USER_AGENT = f"mindo-async/{__version__}"
+
+
+def build_headers(api_key: str) -> dict[str, str]:
+    """The headers of every send: the key, JSON in and out, and who we are."""
+    return {
+        "X-API-Key": api_key,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number fit for logs: only its last four digits."""
+    return "*" * max(len(phone) - 4, 0) + phone[-4:] if len(phone) > 4 else "****"
+
+
+def _decode_body(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return content.decode("utf-8", errors="replace")
+
+
+def _server_message(body: Any, fallback: str) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, str) and error:
+            return error
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail:
+            return detail
+        fields = _field_errors(body)
+        if fields:
+            return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return fallback
+
+
+def _field_errors(body: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The ``{"field": ["message", ...]}`` part of a 400 body."""
+    errors: dict[str, list[str]] = {}
+    for name, value in body.items():
+        if name in ("error", "detail"):
+            continue
+        if isinstance(value, list) and value and all(isinstance(m, str) for m in value):
+            errors[name] = list(value)
+        elif isinstance(value, str):
+            errors[name] = [value]
+    return errors
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait according to ``Retry-After`` (seconds or an HTTP date) or
+    ``retry-after-ms``; ``None`` when absent or unreadable."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = lowered.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000.0
+        except ValueError:
+            value = -1.0
+        if value >= 0 and value == value:
+            return value
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = now or datetime.now(timezone.utc)
+        return max(0.0, (when - current).total_seconds())
+    if seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return None
+    return seconds
+
+
+# The documented messages (in Spanish), matched loosely so that small wording
+# changes still reach the specific class.
+def _is_not_approved(message: str) -> bool:
+    return "APPROVED" in message and message.startswith("Template")
+
+
+def _is_template_not_found(message: str) -> bool:
+    return message.startswith("Template") and "no encontrado" in message
+
+
+def _is_number_not_found(message: str) -> bool:
+    return "WhatsApp" in message and "no encontrado" in message
+
+
+def error_for_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    request: SendRequest | None = None,
+    attempts: int = 1,
+) -> APIError:
+    """The exception that a non-success answer means (not raised here)."""
+    body = _decode_body(content)
+    reason = httpx.codes.get_reason_phrase(status_code) or "error"
+    message = _server_message(body, f"{reason}")
+    common: dict[str, Any] = {
+        "status_code": status_code,
+        "body": body,
+        "attempts": attempts,
+        "request": request,
+    }
+    if status_code == 400:
+        if isinstance(body, dict):
+            if _is_not_approved(message):
+                return TemplateNotApprovedError(message, **common)
+            fields = _field_errors(body)
+            if fields and not isinstance(body.get("error"), str):
+                return ValidationError(message, field_errors=fields, **common)
+        return BadRequestError(message, **common)
+    if status_code == 401:
+        return AuthenticationError(message, **common)
+    if status_code == 403:
+        return PermissionDeniedError(message, **common)
+    if status_code == 404:
+        if _is_template_not_found(message):
+            return TemplateNotFoundError(message, **common)
+        if _is_number_not_found(message):
+            return PhoneNumberNotFoundError(message, **common)
+        return NotFoundError(message, **common)
+    if status_code == 429:
+        return RateLimitError(message, retry_after=parse_retry_after(headers), **common)
+    if status_code in (501, 503):
+        return ServerError(message, **common)
+    if status_code >= 500:
+        return ServerDeliveryUnknownError(message, **common)
+    if 300 <= status_code < 400:
+        location = "" if "location" not in headers else " (redirects are never followed)"
+        return APIError(f"unexpected redirect: {message}{location}", **common)
+    if 200 <= status_code < 300:
+        return UnexpectedResponseError(message, **common)
+    return APIError(message, **common)
+
+
+def interpret_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    request: SendRequest,
+    attempts: int = 1,
+) -> SentMessage | APIError:
+    """What an HTTP answer to a send means: the ``SentMessage``, or the error (not raised)."""
+    if status_code != 200 and status_code != 201:
+        return error_for_response(
+            status_code, headers, content, request=request, attempts=attempts
+        )
+    body = _decode_body(content)
+    problem = _success_body_problem(body)
+    if problem is not None:
+        return UnexpectedResponseError(
+            f"the answer is not the documented success body: {problem}",
+            status_code=status_code,
+            body=body,
+            attempts=attempts,
+            request=request,
+        )
+    assert isinstance(body, dict)
+    try:
+        sent_at = parse_timestamp(body.get("sent_at"))
+    except (TypeError, ValueError):
+        # The message_id proves the send; a bad timestamp must not hide that.
+        sent_at = datetime.now(timezone.utc)
+    return structure_sent_message(
+        {
+            "success": True,
+            "message_id": body["message_id"],
+            "template_name": _text_or(body.get("template_name"), request.template_name),
+            "recipient_phone": _text_or(body.get("recipient_phone"), request.recipient_phone),
+            "status": _text_or(body.get("status"), "sent"),
+            "sent_at": sent_at,
+        }
+    )
+
+
+def _text_or(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _success_body_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    message_id = body.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        return "no message_id"
+    if body.get("success", True) is not True:
+        return f"success is {body.get('success')!r}"
+    return None
+
+
+class FailureKind(enum.Enum):
+    """What a failed attempt proves about delivery."""
+
+    #: The request never left (connect error or timeout, pool timeout): safe to retry.
+    NEVER_SENT = "never_sent"
+    #: It never left, and trying again cannot help (TLS certificate, bad URL, proxy refused).
+    NEVER_SENT_PERMANENT = "never_sent_permanent"
+    #: The server may have received and processed it.
+    MAYBE_SENT = "maybe_sent"
+
+
+@attrs.frozen
+class TransportFailure:
+    """A failed attempt, classified."""
+
+    kind: FailureKind
+    description: str
+
+
+def _aiohttp_cause(exc: BaseException) -> BaseException | None:
+    """The aiohttp exception behind ``exc``, when an aiohttp transport raised it."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        module = type(current).__module__
+        if module.startswith("aiohttp"):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def _has_cert_error(exc: BaseException) -> bool:
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _classify_aiohttp(cause: BaseException) -> TransportFailure:
+    # Imported here: aiohttp is only loaded where its transport is in use.
+    from aiohttp import client_exceptions as aio
+
+    name = type(cause).__name__
+    if isinstance(cause, (aio.ClientConnectorCertificateError, aio.ClientConnectorSSLError)):
+        return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"TLS failure ({name})")
+    if isinstance(cause, aio.ClientProxyConnectionError):
+        return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"proxy refused ({name})")
+    if isinstance(cause, aio.ClientConnectorError):
+        return TransportFailure(FailureKind.NEVER_SENT, f"could not connect ({name})")
+    connection_timeout = getattr(aio, "ConnectionTimeoutError", None)
+    if connection_timeout is not None and isinstance(cause, connection_timeout):
+        # Raised only around connector.connect(): waiting for a pooled
+        # connection or opening one; the request was not written.
+        return TransportFailure(FailureKind.NEVER_SENT, f"connect timeout ({name})")
+    if isinstance(cause, (aio.InvalidURL,)):
+        return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"invalid URL ({name})")
+    # ServerDisconnectedError, SocketTimeoutError, ClientOSError, ClientPayloadError, ...:
+    # the request may have been written and processed. httpx-aiohttp surfaces a
+    # disconnect as httpx.ConnectTimeout; that is why the cause decides here.
+    return TransportFailure(FailureKind.MAYBE_SENT, f"{name}: {cause}".rstrip(": "))
+
+
+def classify_exception(exc: BaseException) -> TransportFailure:
+    """What a transport exception proves about whether the request reached the server."""
+    cause = _aiohttp_cause(exc)
+    if cause is not None:
+        return _classify_aiohttp(cause)
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        if _has_cert_error(exc):
+            return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"TLS certificate ({name})")
+        return TransportFailure(FailureKind.NEVER_SENT, f"could not connect ({name})")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TransportFailure(FailureKind.NEVER_SENT, f"connect timeout ({name})")
+    if isinstance(exc, httpx.PoolTimeout):
+        return TransportFailure(FailureKind.NEVER_SENT, f"no free connection in time ({name})")
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.ProxyError)):
+        return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"{name}: {exc}")
+    if isinstance(exc, httpx.ReadTimeout):
+        return TransportFailure(FailureKind.MAYBE_SENT, f"no answer in time ({name})")
+    if isinstance(exc, (TimeoutError,)) and not isinstance(exc, httpx.HTTPError):
+        return TransportFailure(FailureKind.MAYBE_SENT, "no answer within the attempt timeout")
+    detail = str(exc)
+    return TransportFailure(FailureKind.MAYBE_SENT, f"{name}: {detail}" if detail else name)
+
+
+def error_for_failure(
+    failure: TransportFailure, *, request: SendRequest, attempts: int
+) -> APIConnectionError | DeliveryUnknownError:
+    """The exception that a classified transport failure means (not raised here)."""
+    if failure.kind is FailureKind.MAYBE_SENT:
+        return DeliveryUnknownError(failure.description, request=request, attempts=attempts)
+    return APIConnectionError(
+        failure.description,
+        attempts=attempts,
+        retryable=failure.kind is FailureKind.NEVER_SENT,
+        request=request,
+    )

@@ -1,0 +1,74 @@
+"""The retry decision: a pure function from what happened to what to do next."""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable
+
+import attrs
+
+from ._errors import (
+    APIConnectionError,
+    DeliveryUnknownError,
+    MindoError,
+    RateLimitError,
+    ServerError,
+)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How many times, and after how long, to retry a send that provably did not happen.
+
+    ``retry_ambiguous=True`` also retries failures after which the message may
+    already have been delivered; that can deliver it twice.
+    """
+
+    max_retries: int = 2
+    retry_ambiguous: bool = False
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    #: A ``Retry-After`` longer than this is not waited for: the error is raised.
+    max_retry_after: float = 60.0
+
+    def backoff(self, retry_number: int, random: Callable[[], float] = _random.random) -> float:
+        """Full-jitter exponential backoff before retry number ``retry_number`` (from 1)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        return random() * ceiling
+
+    def delay_before_retry(
+        self,
+        error: MindoError,
+        attempts: int,
+        random: Callable[[], float] = _random.random,
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempts + 1``, or ``None`` to give up and raise.
+
+        Retried: failures that prove the request never left (``APIConnectionError``
+        marked retryable), 429 and 503 (refused before processing). Never retried:
+        every other answer, and every ``DeliveryUnknownError`` unless
+        ``retry_ambiguous`` is set.
+        """
+        if attempts > self.max_retries:
+            return None
+        if not is_retryable(error, retry_ambiguous=self.retry_ambiguous):
+            return None
+        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        if retry_after is not None:
+            if retry_after > self.max_retry_after:
+                return None
+            return retry_after
+        return self.backoff(attempts, random)
+
+
+def is_retryable(error: MindoError, *, retry_ambiguous: bool = False) -> bool:
+    """Whether sending again after ``error`` is safe (or allowed, for ambiguous errors)."""
+    if isinstance(error, DeliveryUnknownError):
+        return retry_ambiguous
+    if isinstance(error, APIConnectionError):
+        return error.retryable
+    if isinstance(error, RateLimitError):
+        return True
+    if isinstance(error, ServerError):
+        return error.status_code == 503
+    return False

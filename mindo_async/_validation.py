@@ -1,0 +1,141 @@
+"""Client-side validation: every problem of a request, found before any I/O."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import phonenumbers
+
+from ._errors import InvalidRequestError
+from ._models import SendRequest
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_DIGITS = re.compile(r"[0-9]+")
+# Meta: template names are lowercase letters, digits and underscores, up to 512 characters.
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+# Meta's language codes: "es", "en", "fil", "pt_BR", "en_US", "zh_HK".
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2,3})?")
+_BUTTON_KEY = re.compile(r"button_(?:0|[1-9][0-9]{0,2})")
+_API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
+
+
+def is_api_key(value: str) -> bool:
+    """Whether ``value`` has the shape of a Mindo API key (``mindo_`` and letters, digits, _ or -)."""
+    return _API_KEY.fullmatch(value) is not None
+
+
+def phone_problem(value: object) -> str | None:
+    """Why ``value`` is not an acceptable recipient, or ``None`` when it is."""
+    if not isinstance(value, str):
+        return f"must be a string, not {type(value).__name__}"
+    if not value:
+        return "is required"
+    if _E164.fullmatch(value) is None:
+        return (
+            "must be in international format: '+' then 7 to 15 digits, no spaces,"
+            " letters or extensions (e.g. +5491112345678)"
+        )
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return "is not a valid phone number"
+    if not phonenumbers.is_valid_number(number):
+        return "is not a valid phone number for its country code"
+    return None
+
+
+def _text_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return f"must be text or a number, not {value!r}"
+    if isinstance(value, str):
+        return None if value.strip() else "must not be empty"
+    if isinstance(value, (int, Decimal)):
+        if isinstance(value, Decimal) and not value.is_finite():
+            return "must be a finite number"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number"
+    return f"must be text or a number, not {type(value).__name__}"
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def request_problems(request: SendRequest) -> dict[str, list[str]]:
+    """Every problem of ``request``, by field name; empty when it is valid."""
+    problems: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(message)
+
+    pid = request.phone_number_id
+    if not isinstance(pid, str) or _DIGITS.fullmatch(pid) is None:
+        add("phone_number_id", "must be a non-empty string of digits (Meta's phone number id)")
+
+    name = request.template_name
+    if not isinstance(name, str) or not name:
+        add("template_name", "is required")
+    elif _TEMPLATE_NAME.fullmatch(name) is None:
+        add(
+            "template_name",
+            "must be lowercase letters, digits and underscores only (Meta's template name shape)",
+        )
+
+    language = request.language
+    if not isinstance(language, str) or _LANGUAGE.fullmatch(language) is None:
+        add("language", "must be a language code like 'es', 'en' or 'pt_BR'")
+
+    phone = phone_problem(request.recipient_phone)
+    if phone is not None:
+        add("recipient_phone", phone)
+
+    variables = request.variables
+    if variables is not None:
+        if not isinstance(variables, Mapping):
+            add("variables", f"must be a mapping of names to text, not {type(variables).__name__}")
+        else:
+            for key, value in variables.items():
+                if not isinstance(key, str) or not key.strip():
+                    add("variables", f"has an invalid name {key!r}: names must be non-empty text")
+                    continue
+                problem = _text_problem(value)
+                if problem is not None:
+                    add(f"variables.{key}", problem)
+
+    buttons = request.button_variables
+    if buttons is not None:
+        if not isinstance(buttons, Mapping):
+            add("button_variables", f"must be a mapping, not {type(buttons).__name__}")
+        else:
+            for key, value in buttons.items():
+                if not isinstance(key, str) or _BUTTON_KEY.fullmatch(key) is None:
+                    add(
+                        "button_variables",
+                        f"has an invalid key {key!r}: keys are button_0, button_1, ...",
+                    )
+                    continue
+                if not isinstance(value, str) or not value.strip():
+                    add(f"button_variables.{key}", "must be non-empty text")
+    return problems
+
+
+def validate_request(request: SendRequest) -> SendRequest:
+    """Return ``request`` ready to send (numbers in variables become text).
+
+    Raises ``InvalidRequestError`` naming every offending field; nothing is sent.
+    """
+    problems = request_problems(request)
+    if problems:
+        raise InvalidRequestError(problems)
+    variables = request.variables
+    if variables and not all(isinstance(value, str) for value in variables.values()):
+        return attrs.evolve(
+            request, variables={key: _as_text(value) for key, value in variables.items()}
+        )
+    return request

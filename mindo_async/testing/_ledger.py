@@ -1,0 +1,126 @@
+"""The ledger: what the emulator accepted (and so "sent"), and what happened to every request.
+
+A test reads it to prove that no message went out twice, or that a message
+whose response was lost was nevertheless processed. The emulator writes it
+from uvicorn's thread in socket mode while the test reads it from another
+thread, so every access takes one lock and readers get copies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+#: Outcomes counted in ``Ledger.counts``; each request gets exactly one.
+OUTCOMES = (
+    "sent",
+    "bad_request",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "rate_limited",
+    "unavailable",
+    "server_error",
+    "server_error_after_processing",
+    "dropped",
+    "dropped_before_processing",
+)
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One accepted message: what was asked, and what the emulator answered or would have."""
+
+    message_id: str
+    phone_number_id: str
+    template_name: str
+    language: str
+    recipient_phone: str
+    variables: Mapping[str, Any]
+    button_variables: Mapping[str, Any]
+    #: The request body exactly as parsed from JSON.
+    body: Mapping[str, Any]
+    #: When the request was received (timezone-aware, UTC).
+    received_at: datetime
+    #: The ``sent_at`` string of the 200 body.
+    sent_at: str
+    #: How the request ended: ``"sent"`` (answered 200) or the fault that hid the answer.
+    outcome: str = "sent"
+
+    def body_key(self) -> str:
+        """A canonical form of the body: equal for identical requests, whatever the key order."""
+        return json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Ledger:
+    """Thread-safe record of accepted messages and of the outcome of every request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[LedgerEntry] = []
+        self._counts: Counter[str] = Counter()
+
+    def record(self, outcome: str, entry: LedgerEntry | None = None) -> None:
+        """Count one request with ``outcome``; store ``entry`` if it was processed."""
+        with self._lock:
+            self._counts[outcome] += 1
+            self._counts["total_requests"] += 1
+            if entry is not None:
+                self._messages.append(entry)
+
+    @property
+    def messages(self) -> tuple[LedgerEntry, ...]:
+        """Every accepted message, in the order it was processed."""
+        with self._lock:
+            return tuple(self._messages)
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """A snapshot: outcome -> number of requests, plus ``total_requests``.
+
+        Every outcome in ``OUTCOMES`` is present, zero if it never happened.
+        """
+        with self._lock:
+            snapshot = {outcome: 0 for outcome in OUTCOMES}
+            snapshot["total_requests"] = 0
+            snapshot.update(self._counts)
+        return MappingProxyType(snapshot)
+
+    def by_recipient(self, recipient_phone: str) -> tuple[LedgerEntry, ...]:
+        """Accepted messages sent to ``recipient_phone``."""
+        return tuple(m for m in self.messages if m.recipient_phone == recipient_phone)
+
+    def by_template(self, template_name: str) -> tuple[LedgerEntry, ...]:
+        """Accepted messages that used the template ``template_name``."""
+        return tuple(m for m in self.messages if m.template_name == template_name)
+
+    def duplicates(self) -> list[tuple[LedgerEntry, ...]]:
+        """Groups of accepted messages whose request bodies are identical, in first-seen order.
+
+        An empty list proves that no request body was accepted twice.
+        """
+        groups: dict[str, list[LedgerEntry]] = {}
+        for message in self.messages:
+            groups.setdefault(message.body_key(), []).append(message)
+        return [tuple(group) for group in groups.values() if len(group) > 1]
+
+    def clear(self) -> None:
+        """Forget every message and count."""
+        with self._lock:
+            self._messages.clear()
+            self._counts.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<Ledger messages={len(self._messages)} requests={self._counts['total_requests']}>"
