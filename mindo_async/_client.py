@@ -18,6 +18,7 @@ import httpx
 from ._conversion import encode_request
 from ._errors import (
     ClientClosedError,
+    DeliveryUnknownError,
     ConfigurationError,
     MindoError,
     RateLimitError,
@@ -26,6 +27,7 @@ from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
 from ._protocol import (
     SEND_PATH,
+    FailureKind,
     build_headers,
     classify_exception,
     error_for_failure,
@@ -46,6 +48,17 @@ DEFAULT_BASE_URL = "https://api.mindosoftware.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_CONNECTIONS = 100
+
+
+class _Flight:
+    """Where one delivery stands, for a caller that may be cancelled mid-way."""
+
+    __slots__ = ("ambiguous_before", "attempts", "maybe_sent")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.maybe_sent = False
+        self.ambiguous_before = False
 
 
 class _State(enum.Enum):
@@ -280,8 +293,15 @@ class AsyncMindo:
         with anyio.fail_after(self._attempt_deadline):
             return await self._http.send(http_request, follow_redirects=False)
 
-    async def _deliver(self, request: SendRequest) -> tuple[SentMessage, int]:
-        """Send a validated request with retries; return the message and the attempts made."""
+    async def _deliver(
+        self, request: SendRequest, flight: _Flight | None = None
+    ) -> tuple[SentMessage, int]:
+        """Send a validated request with retries; return the message and the attempts made.
+
+        ``flight``, when given, is kept up to date: ``attempts`` made so far, and
+        ``maybe_sent`` while a request is on the wire or after an ambiguous failure,
+        so that a caller cancelled mid-way knows whether anything may have left.
+        """
         body = encode_request(request)
         number = request.phone_number_id
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -293,12 +313,17 @@ class AsyncMindo:
             error: MindoError
             async with self._connections:
                 started = time.perf_counter()
+                if flight is not None:
+                    flight.attempts = attempts
+                    flight.maybe_sent = True
                 try:
                     response = await self._post(body)
                 except Exception as exc:
                     failure = classify_exception(exc)
                     error = error_for_failure(failure, request=request, attempts=attempts)
                     error.__cause__ = exc
+                    if flight is not None and failure.kind is not FailureKind.MAYBE_SENT:
+                        flight.maybe_sent = flight.ambiguous_before
                     if debug:
                         self._log(request, attempts, started, None, failure.description)
                 else:
@@ -314,6 +339,11 @@ class AsyncMindo:
                     if isinstance(outcome, SentMessage):
                         return outcome, attempts
                     error = outcome
+                    if flight is not None and not isinstance(error, DeliveryUnknownError):
+                        # The server answered and did not process it.
+                        flight.maybe_sent = flight.ambiguous_before
+            if flight is not None and isinstance(error, DeliveryUnknownError):
+                flight.ambiguous_before = True
             if isinstance(error, RateLimitError) and error.retry_after is not None:
                 # Refused before processing: every sender of this number waits.
                 self._pacer.pause(number, min(error.retry_after, self._policy.max_retry_after))

@@ -1,0 +1,407 @@
+"""The fan-out: many sends, a fixed set of workers, one honest outcome per request.
+
+A fixed set of ``concurrency`` workers pulls requests straight from the
+caller's (async) iterable, so memory stays proportional to ``concurrency``
+whatever the number of requests, and pushes results into a bounded stream
+that the caller reads. Every request pulled gets exactly one ``SendResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from ._errors import (
+    AlreadyProcessedError,
+    APIError,
+    AuthenticationError,
+    DeliveryUnknownError,
+    DuplicateRequestError,
+    InvalidRequestError,
+    PhoneNumberNotFoundError,
+    TemplateNotApprovedError,
+    TemplateNotFoundError,
+)
+from ._journal import IN_FLIGHT, Journal, SQLiteJournal, request_digest
+from ._models import Outcome, SendRequest, SendResult
+from ._validation import validate_request
+
+if TYPE_CHECKING:
+    from ._client import AsyncMindo
+
+logger = logging.getLogger("mindo_async")
+
+
+@attrs.define
+class Progress:
+    """Live counts of a fan-out run, handed to ``on_progress`` after every result."""
+
+    #: How many requests were handed in, when the input has a length.
+    total: int | None = None
+    sent: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    #: Requests between being pulled from the input and having a result.
+    in_flight: int = 0
+    started_at: float = attrs.field(factory=time.monotonic)
+    #: The latest result.
+    last: SendResult | None = None
+
+    @property
+    def done(self) -> int:
+        """Requests that have their result."""
+        return self.sent + self.rejected + self.unknown + self.skipped
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started_at
+
+    @property
+    def rate(self) -> float:
+        """Results per second since the run started."""
+        elapsed = self.elapsed
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def count(self, outcome: Outcome) -> int:
+        """The number of results with ``outcome``."""
+        return int(getattr(self, outcome.value))
+
+
+ProgressCallback = Callable[[Progress], Any]
+
+
+class ResultStream:
+    """The results of ``stream_many``, in completion order: ``async for result in stream``."""
+
+    def __init__(self, receive: ObjectReceiveStream[SendResult], run: _Run) -> None:
+        self._receive = receive
+        self._run = run
+
+    @property
+    def progress(self) -> Progress:
+        """The live counts of this run."""
+        return self._run.progress
+
+    def __aiter__(self) -> ResultStream:
+        return self
+
+    async def __anext__(self) -> SendResult:
+        try:
+            try:
+                return self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._receive.receive()
+        except anyio.EndOfStream:
+            error = self._run.input_error
+            if error is not None:
+                self._run.input_error = None
+                raise error from None
+            raise StopAsyncIteration from None
+
+
+class _Run:
+    """The state of one ``stream_many`` call: input, breakers, dedupe and journal."""
+
+    def __init__(
+        self,
+        client: AsyncMindo,
+        requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+        *,
+        dedupe: bool,
+        journal: Journal | None,
+        retry_unknown: bool,
+        key: Callable[[SendRequest], str] | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.retry_unknown = retry_unknown
+        self.key_function = key
+        self.on_progress = on_progress
+        total = len(requests) if hasattr(requests, "__len__") else None  # type: ignore[arg-type]
+        self.progress = Progress(total=total)
+        self.next_index = 0
+        self.exhausted = False
+        #: Set when the caller leaves the stream; no new request is pulled after it.
+        self.stopped = False
+        self.input_error: BaseException | None = None
+        self.sync_input: Iterator[SendRequest] | None = None
+        self.async_input: AsyncIterator[SendRequest] | None = None
+        if isinstance(requests, AsyncIterable):
+            self.async_input = aiter(requests)
+            self.input_lock: anyio.Lock | None = anyio.Lock()
+        else:
+            self.sync_input = iter(requests)
+            self.input_lock = None
+        # 8 bytes of each request's digest: about 60 bytes a request in a set.
+        self.seen: set[int] | None = set() if dedupe else None
+        self.auth_error: AuthenticationError | None = None
+        self.number_errors: dict[str, APIError] = {}
+        self.template_errors: dict[tuple[str, str, str], APIError] = {}
+
+    async def pull(self) -> tuple[int, SendRequest] | None:
+        """The next request and its index, or ``None`` when the input is done."""
+        if self.exhausted or self.stopped:
+            return None
+        try:
+            if self.sync_input is not None:
+                request = next(self.sync_input)
+            else:
+                assert self.async_input is not None and self.input_lock is not None
+                async with self.input_lock:
+                    if self.exhausted:
+                        return None
+                    request = await anext(self.async_input)
+        except (StopIteration, StopAsyncIteration):
+            self.exhausted = True
+            return None
+        except Exception as exc:
+            # The caller's iterable failed: stop pulling, finish what is in
+            # flight, and raise this once the results are read.
+            self.exhausted = True
+            self.input_error = exc
+            return None
+        index = self.next_index
+        self.next_index += 1
+        return index, request
+
+    def breaker_for(self, request: SendRequest) -> APIError | None:
+        """The earlier error that rules this request out, if any."""
+        if self.auth_error is not None:
+            return self.auth_error
+        if self.number_errors:
+            error = self.number_errors.get(request.phone_number_id)
+            if error is not None:
+                return error
+        if self.template_errors:
+            return self.template_errors.get(
+                (request.phone_number_id, request.template_name, request.language)
+            )
+        return None
+
+    def trip(self, request: SendRequest, error: BaseException) -> None:
+        """Open the breaker that ``error`` calls for."""
+        if isinstance(error, AuthenticationError):
+            if self.auth_error is None:
+                self.auth_error = error
+        elif isinstance(error, PhoneNumberNotFoundError):
+            self.number_errors.setdefault(request.phone_number_id, error)
+        elif isinstance(error, (TemplateNotFoundError, TemplateNotApprovedError)):
+            self.template_errors.setdefault(
+                (request.phone_number_id, request.template_name, request.language), error
+            )
+
+    def count(self, result: SendResult) -> None:
+        progress = self.progress
+        outcome = result.outcome
+        if outcome is Outcome.SENT:
+            progress.sent += 1
+        elif outcome is Outcome.REJECTED:
+            progress.rejected += 1
+        elif outcome is Outcome.UNKNOWN:
+            progress.unknown += 1
+        else:
+            progress.skipped += 1
+        progress.last = result
+        if self.on_progress is not None:
+            try:
+                self.on_progress(progress)
+            except Exception:
+                logger.exception("on_progress callback failed; the run goes on")
+
+    async def process(self, index: int, request: SendRequest) -> SendResult:
+        """Everything that happens to one request, ending in its one result."""
+        try:
+            ready = validate_request(request)
+        except InvalidRequestError as exc:
+            return SendResult(request=request, outcome=Outcome.REJECTED, error=exc, index=index)
+
+        journal_key: str | None = None
+        if self.seen is not None or self.journal is not None:
+            digest = request_digest(ready)
+            if self.seen is not None:
+                short = int.from_bytes(digest[:8], "big")
+                if short in self.seen:
+                    return _skipped(
+                        request,
+                        index,
+                        DuplicateRequestError("an identical request earlier in this run was sent"),
+                    )
+                self.seen.add(short)
+            if self.journal is not None:
+                journal_key = self.key_function(request) if self.key_function else digest.hex()
+                entry = self.journal.lookup(journal_key)
+                if entry is not None and entry.may_have_been_delivered:
+                    if entry.state == Outcome.SENT.value or not self.retry_unknown:
+                        state = "unknown" if entry.state == IN_FLIGHT else entry.state
+                        return _skipped(
+                            request,
+                            index,
+                            AlreadyProcessedError(
+                                f"the journal has this request as {state}"
+                                + (f" ({entry.message_id})" if entry.message_id else "")
+                            ),
+                        )
+
+        breaker = self.breaker_for(ready)
+        if breaker is not None:
+            return _skipped(request, index, breaker, reason=_breaker_reason(breaker))
+
+        from ._client import _Flight
+
+        flight = _Flight()
+        if journal_key is not None:
+            assert self.journal is not None
+            # Durable before the request can leave; see Journal.begin.
+            self.journal.begin(journal_key)
+        try:
+            message, attempts = await self.client._deliver(ready, flight)
+        except Exception as exc:
+            attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
+            if isinstance(exc, DeliveryUnknownError):
+                outcome = Outcome.UNKNOWN
+            elif isinstance(exc, APIError) or not flight.maybe_sent:
+                outcome = Outcome.REJECTED
+            else:
+                # An error we did not foresee, after the request may have left.
+                outcome = Outcome.UNKNOWN
+            self.trip(ready, exc)
+            if journal_key is not None:
+                assert self.journal is not None
+                self.journal.finish(
+                    journal_key, outcome, error=_describe(exc), attempts=attempts
+                )
+            return SendResult(
+                request=request, outcome=outcome, error=exc, attempts=attempts, index=index
+            )
+        except BaseException:
+            # Cancelled: record where it stood, so a rerun neither loses nor repeats it.
+            if journal_key is not None:
+                assert self.journal is not None
+                with anyio.CancelScope(shield=True):
+                    self.journal.finish(
+                        journal_key,
+                        Outcome.UNKNOWN if flight.maybe_sent else Outcome.SKIPPED,
+                        error="cancelled while in flight"
+                        if flight.maybe_sent
+                        else "cancelled before sending",
+                        attempts=flight.attempts,
+                    )
+            raise
+        if journal_key is not None:
+            assert self.journal is not None
+            self.journal.finish(
+                journal_key, Outcome.SENT, message_id=message.message_id, attempts=attempts
+            )
+        return SendResult(
+            request=request, outcome=Outcome.SENT, message=message, attempts=attempts, index=index
+        )
+
+    async def worker(self, results: ObjectSendStream[SendResult]) -> None:
+        async with results:
+            while True:
+                item = await self.pull()
+                if item is None:
+                    return
+                self.progress.in_flight += 1
+                try:
+                    result = await self.process(*item)
+                finally:
+                    self.progress.in_flight -= 1
+                self.count(result)
+                try:
+                    try:
+                        results.send_nowait(result)
+                    except anyio.WouldBlock:
+                        await results.send(result)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    # The caller stopped reading: nothing more is sent.
+                    self.stopped = True
+                    return
+
+
+def _skipped(
+    request: SendRequest, index: int, error: BaseException, reason: str | None = None
+) -> SendResult:
+    return SendResult(
+        request=request,
+        outcome=Outcome.SKIPPED,
+        error=error,
+        index=index,
+        reason=reason or str(error),
+    )
+
+
+def _breaker_reason(error: APIError) -> str:
+    if isinstance(error, AuthenticationError):
+        what = "the API key was refused (401) earlier in this run"
+    elif isinstance(error, PhoneNumberNotFoundError):
+        what = "this phone_number_id was not found earlier in this run"
+    else:
+        what = "this template is missing or not approved (seen earlier in this run)"
+    return f"not attempted: {what}: {error.message}"
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _open_journal(journal: str | os.PathLike[str] | Journal | None) -> tuple[Journal | None, bool]:
+    if journal is None or isinstance(journal, Journal):
+        return journal, False
+    return SQLiteJournal(journal), True
+
+
+@asynccontextmanager
+async def stream_many(
+    client: AsyncMindo,
+    requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+    *,
+    concurrency: int,
+    dedupe: bool,
+    journal: str | os.PathLike[str] | Journal | None,
+    retry_unknown: bool,
+    key: Callable[[SendRequest], str] | None,
+    on_progress: ProgressCallback | None,
+) -> AsyncIterator[ResultStream]:
+    """See ``AsyncMindo.stream_many``."""
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError("concurrency must be a whole number >= 1")
+    store, owned = _open_journal(journal)
+    try:
+        run = _Run(
+            client,
+            requests,
+            dedupe=dedupe,
+            journal=store,
+            retry_unknown=retry_unknown,
+            key=key,
+            on_progress=on_progress,
+        )
+        send, receive = anyio.create_memory_object_stream[SendResult](concurrency)
+        async with anyio.create_task_group() as workers, receive:
+            async with send:
+                for _ in range(concurrency):
+                    workers.start_soon(run.worker, send.clone())
+            try:
+                yield ResultStream(receive, run)
+            finally:
+                # The caller left (done, break, error or cancel): nothing more is sent.
+                run.stopped = True
+                workers.cancel_scope.cancel()
+    finally:
+        if owned and store is not None:
+            store.close()
+
+
+__all__ = ["Progress", "ProgressCallback", "ResultStream", "stream_many"]
