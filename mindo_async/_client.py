@@ -79,7 +79,10 @@ def _check_base_url(base_url: str) -> str:
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"base_url {base_url!r} is not a valid URL") from exc
+        raise ConfigurationError("base_url is not a valid URL") from exc
+    if url.userinfo:
+        # Checked first, and the URL is not echoed: it holds a password.
+        raise ConfigurationError("base_url must not contain credentials")
     if url.scheme not in ("https", "http") or not url.host:
         raise ConfigurationError(
             f"base_url {base_url!r} must be an absolute https:// URL, e.g. {DEFAULT_BASE_URL}"
@@ -89,10 +92,8 @@ def _check_base_url(base_url: str) -> str:
             f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; "
             "use https (plain http is allowed only for loopback hosts such as 127.0.0.1)"
         )
-    if url.userinfo or url.query or url.fragment:
-        raise ConfigurationError(
-            "base_url must not contain credentials, a query or a fragment"
-        )
+    if url.query or url.fragment:
+        raise ConfigurationError("base_url must not contain a query or a fragment")
     return str(url).rstrip("/")
 
 
@@ -161,14 +162,15 @@ class AsyncMindo:
             raise ConfigurationError("max_connections must be at least 1")
         if isinstance(timeout, httpx.Timeout):
             self._http_timeout = timeout
-            self._attempt_deadline: float | None = None
         else:
             if not timeout > 0:
                 raise ConfigurationError("timeout must be a positive number of seconds")
+            # Per phase, not one deadline over the attempt: a deadline cannot tell
+            # "still connecting" (never sent, safe to retry) from "waiting for the
+            # answer" (may have been delivered); the phase timeouts can.
             self._http_timeout = httpx.Timeout(
                 timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout)
             )
-            self._attempt_deadline = float(timeout)
         self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
         self._pacer = Pacer(rate_limit)
         self._url = self._base_url + SEND_PATH
@@ -288,10 +290,7 @@ class AsyncMindo:
         http_request = self._http.build_request(
             "POST", self._url, content=body, headers=self._headers, timeout=self._http_timeout
         )
-        if self._attempt_deadline is None:
-            return await self._http.send(http_request, follow_redirects=False)
-        with anyio.fail_after(self._attempt_deadline):
-            return await self._http.send(http_request, follow_redirects=False)
+        return await self._http.send(http_request, follow_redirects=False)
 
     async def _deliver(
         self, request: SendRequest, flight: _Flight | None = None

@@ -243,7 +243,16 @@ class _Run:
                 entry = self.journal.lookup(journal_key)
                 if entry is not None and entry.may_have_been_delivered:
                     if entry.state == Outcome.SENT.value or not self.retry_unknown:
-                        state = "unknown" if entry.state == IN_FLIGHT else entry.state
+                        state = entry.state
+                        if state == IN_FLIGHT:
+                            # An earlier run stopped (crashed) with it on the wire.
+                            state = Outcome.UNKNOWN.value
+                            self.journal.finish(
+                                journal_key,
+                                Outcome.UNKNOWN,
+                                error="on the wire when an earlier run stopped",
+                                attempts=entry.attempts,
+                            )
                         return _skipped(
                             request,
                             index,
@@ -389,16 +398,22 @@ async def stream_many(
             on_progress=on_progress,
         )
         send, receive = anyio.create_memory_object_stream[SendResult](concurrency)
+        caller_error: Exception | None = None
         async with anyio.create_task_group() as workers, receive:
             async with send:
                 for _ in range(concurrency):
                     workers.start_soon(run.worker, send.clone())
             try:
                 yield ResultStream(receive, run)
+            except Exception as exc:
+                # Raised as it is below, not wrapped in the task group's ExceptionGroup.
+                caller_error = exc
             finally:
                 # The caller left (done, break, error or cancel): nothing more is sent.
                 run.stopped = True
                 workers.cancel_scope.cancel()
+        if caller_error is not None:
+            raise caller_error
     finally:
         if owned and store is not None:
             store.close()

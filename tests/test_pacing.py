@@ -1,0 +1,123 @@
+"""Pacing shared by a client: a per-phone-number rate cap, and 429 pauses for everyone."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from mindo_async import AsyncMindo, Outcome, SendRequest
+from mindo_async._pacing import Pacer
+from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault
+
+pytestmark = pytest.mark.anyio
+
+NUMBER_ID = "813497231850626"
+
+
+def request(i: int) -> SendRequest:
+    return SendRequest(
+        phone_number_id=NUMBER_ID,
+        template_name="verification_code",
+        recipient_phone=f"+54911{40000000 + i}",
+        variables={"name": "Juan", "code": f"{i}"},
+    )
+
+
+def client(emulator: Emulator, rate_limit: float | None) -> AsyncMindo:
+    return AsyncMindo(
+        api_key=DEFAULT_API_KEY,
+        base_url="http://127.0.0.1",
+        rate_limit=rate_limit,
+        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator)),
+    )
+
+
+async def test_pacer_allows_one_burst_then_the_rate() -> None:
+    """rate=20: 20 acquisitions pass at once, the next 10 take at least half a second."""
+    pacer = Pacer(20.0)
+    start = anyio.current_time()
+    for _ in range(20):
+        await pacer.acquire("n")
+    burst = anyio.current_time() - start
+    for _ in range(10):
+        await pacer.acquire("n")
+    total = anyio.current_time() - start
+    assert burst < 0.25
+    assert total >= 0.5 - 0.01
+
+
+async def test_pacer_keys_are_independent() -> None:
+    """One phone number's cap does not slow another's."""
+    pacer = Pacer(5.0)
+    for _ in range(5):
+        await pacer.acquire("a")
+    start = anyio.current_time()
+    for _ in range(5):
+        await pacer.acquire("b")
+    assert anyio.current_time() - start < 0.15
+
+
+async def test_pause_holds_every_sender_of_that_key() -> None:
+    """pause() holds acquisitions for that key until it ends, also with the cap off."""
+    pacer = Pacer(None)
+    pacer.pause("n", 0.3)
+    start = anyio.current_time()
+    await pacer.acquire("n")
+    assert anyio.current_time() - start >= 0.3 - 0.01
+    start = anyio.current_time()
+    await pacer.acquire("other")
+    assert anyio.current_time() - start < 0.1
+
+
+async def test_cap_holds_across_concurrent_send_many_calls() -> None:
+    """Two send_many calls on one client share the cap: the ledger never shows more than allowed."""
+    rate = 50.0
+    emulator = Emulator()
+    async with client(emulator, rate) as mindo, anyio.create_task_group() as tg:
+        tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50)), concurrency=16))
+        tg.start_soon(
+            lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16)
+        )
+    times = sorted(entry.received_at.timestamp() for entry in emulator.ledger.messages)
+    assert len(times) == 100
+    # GCRA: over any span of t seconds, at most burst + rate * t sends (+1 for rounding).
+    for i in range(len(times)):
+        for j in range(i + 1, len(times)):
+            assert j - i + 1 <= rate + rate * (times[j] - times[i]) + 1, (i, j)
+    assert times[-1] - times[0] >= (100 - rate) / rate - 0.05
+
+
+async def test_retry_after_pauses_the_number_for_other_sends() -> None:
+    """A 429 with Retry-After holds a concurrent send to the same number until the pause ends."""
+    emulator = Emulator()
+    emulator.script(Fault.status(429, retry_after=1))
+    results: dict[str, object] = {}
+    async with client(emulator, None) as mindo:
+        start = anyio.current_time()
+
+        async def first() -> None:
+            results["first"] = await mindo.send_request(request(1))
+
+        async def second() -> None:
+            await anyio.sleep(0.2)
+            assert mindo.pacer.paused_for(NUMBER_ID) > 0.5
+            results["second"] = await mindo.send_request(request(2))
+            results["second_at"] = anyio.current_time() - start
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            tg.start_soon(second)
+    assert emulator.ledger.counts["rate_limited"] == 1
+    assert len(emulator.ledger.messages) == 2
+    assert results["second_at"] >= 1.0 - 0.02  # type: ignore[operator]
+
+
+async def test_rate_limited_campaign_is_paced_and_completes() -> None:
+    """With the emulator's Meta-like 429 limit on, a paced campaign sends everything once."""
+    emulator = Emulator()
+    emulator.set_faults(phone_rate_limit=40, retry_after=1)
+    async with client(emulator, 40.0) as mindo:
+        results = await mindo.send_many((request(i) for i in range(60)), concurrency=16)
+    assert [r.outcome for r in results] == [Outcome.SENT] * 60
+    assert emulator.ledger.duplicates() == []
