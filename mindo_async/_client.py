@@ -18,8 +18,8 @@ import httpx
 from ._conversion import encode_request
 from ._errors import (
     ClientClosedError,
-    DeliveryUnknownError,
     ConfigurationError,
+    DeliveryUnknownError,
     MindoError,
     RateLimitError,
 )
@@ -33,6 +33,7 @@ from ._protocol import (
     error_for_failure,
     interpret_response,
     mask_phone,
+    redact,
 )
 from ._retry import RetryPolicy
 from ._transport import TransportName, make_transport
@@ -150,7 +151,9 @@ class AsyncMindo:
         transport: TransportName = "auto",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self._api_key = _check_api_key(api_key if api_key is not None else os.environ.get("MINDO_API_KEY"))
+        self._api_key = _check_api_key(
+            api_key if api_key is not None else os.environ.get("MINDO_API_KEY")
+        )
         self._base_url = _check_base_url(
             base_url or os.environ.get("MINDO_BASE_URL") or DEFAULT_BASE_URL
         )
@@ -160,6 +163,10 @@ class AsyncMindo:
             raise ConfigurationError("rate_limit must be positive, or None to turn it off")
         if max_connections < 1:
             raise ConfigurationError("max_connections must be at least 1")
+        if transport not in ("auto", "aiohttp", "httpx"):
+            raise ConfigurationError(
+                f"transport must be 'auto', 'aiohttp' or 'httpx', not {transport!r}"
+            )
         if isinstance(timeout, httpx.Timeout):
             self._http_timeout = timeout
         else:
@@ -307,6 +314,11 @@ class AsyncMindo:
         attempts = 0
         while True:
             self._ensure_open()
+            if self._http.is_closed:
+                # httpx would raise a RuntimeError that reads like a failed send.
+                raise ClientClosedError(
+                    "the http_client given to AsyncMindo was closed by its owner; nothing was sent"
+                )
             attempts += 1
             await self._pacer.acquire(number)
             error: MindoError
@@ -329,7 +341,7 @@ class AsyncMindo:
                     outcome = interpret_response(
                         response.status_code,
                         response.headers,
-                        response.content,
+                        redact(response.content, self._api_key),
                         request=request,
                         attempts=attempts,
                     )

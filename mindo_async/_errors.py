@@ -3,7 +3,7 @@
 The hierarchy, and what each branch tells the caller about delivery::
 
     MindoError
-    ├── ConfigurationError (ValueError)       bad api_key / base_url / options; raised at construction
+    ├── ConfigurationError (ValueError)       bad api_key, base_url or options (at construction)
     ├── ClientClosedError (RuntimeError)      the client was used after aclose()
     ├── InvalidRequestError (ValueError)      refused before any I/O: NOT delivered
     ├── APIConnectionError                    provably never reached the server: NOT delivered
@@ -23,7 +23,7 @@ The hierarchy, and what each branch tells the caller about delivery::
         ├── RateLimitError (429)              NOT delivered (refused before processing)
         ├── ServerError (5xx)                 501 and 503: NOT delivered
         │   └── ServerDeliveryUnknownError (also DeliveryUnknownError): 500, 502, 504, ...
-        └── UnexpectedResponseError (also DeliveryUnknownError): a 2xx that is not the documented body
+        └── UnexpectedResponseError (also DeliveryUnknownError): a 2xx, not the documented body
 
 Every exception text is built from the server's message and the request's
 non-secret fields only: the API key never appears in one.
@@ -228,7 +228,25 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx. A 501 or 503 was refused before processing; other 5xx are ``DeliveryUnknownError``."""
+    """5xx. A 501 or 503 was refused before processing; other 5xx are ``DeliveryUnknownError``.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds, if it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        attempts: int = 1,
+        request: SendRequest | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, attempts=attempts, request=request
+        )
+        self.retry_after = retry_after
 
 
 class ServerDeliveryUnknownError(ServerError, DeliveryUnknownError):
@@ -242,9 +260,16 @@ class ServerDeliveryUnknownError(ServerError, DeliveryUnknownError):
         body: Any = None,
         attempts: int = 1,
         request: SendRequest | None = None,
+        retry_after: float | None = None,
     ) -> None:
         ServerError.__init__(
-            self, message, status_code=status_code, body=body, attempts=attempts, request=request
+            self,
+            message,
+            status_code=status_code,
+            body=body,
+            attempts=attempts,
+            request=request,
+            retry_after=retry_after,
         )
 
     def __str__(self) -> str:

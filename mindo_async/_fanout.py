@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import (
     AlreadyProcessedError,
@@ -83,7 +83,7 @@ ProgressCallback = Callable[[Progress], Any]
 class ResultStream:
     """The results of ``stream_many``, in completion order: ``async for result in stream``."""
 
-    def __init__(self, receive: ObjectReceiveStream[SendResult], run: _Run) -> None:
+    def __init__(self, receive: MemoryObjectReceiveStream[SendResult], run: _Run) -> None:
         self._receive = receive
         self._run = run
 
@@ -137,29 +137,35 @@ class _Run:
         self.input_error: BaseException | None = None
         self.sync_input: Iterator[SendRequest] | None = None
         self.async_input: AsyncIterator[SendRequest] | None = None
+        # An async generator must not be resumed by two workers at once.
+        self.input_lock = anyio.Lock()
         if isinstance(requests, AsyncIterable):
             self.async_input = aiter(requests)
-            self.input_lock: anyio.Lock | None = anyio.Lock()
         else:
             self.sync_input = iter(requests)
-            self.input_lock = None
         # 8 bytes of each request's digest: about 60 bytes a request in a set.
         self.seen: set[int] | None = set() if dedupe else None
         self.auth_error: AuthenticationError | None = None
         self.number_errors: dict[str, APIError] = {}
         self.template_errors: dict[tuple[str, str, str], APIError] = {}
 
+    @property
+    def finished(self) -> bool:
+        """Whether no more requests are to be pulled."""
+        return self.exhausted or self.stopped
+
     async def pull(self) -> tuple[int, SendRequest] | None:
         """The next request and its index, or ``None`` when the input is done."""
-        if self.exhausted or self.stopped:
+        if self.finished:
             return None
         try:
-            if self.sync_input is not None:
+            if self.async_input is None:
+                assert self.sync_input is not None
                 request = next(self.sync_input)
             else:
-                assert self.async_input is not None and self.input_lock is not None
                 async with self.input_lock:
-                    if self.exhausted:
+                    # Another worker may have met the end while this one waited.
+                    if self.finished:
                         return None
                     request = await anext(self.async_input)
         except (StopIteration, StopAsyncIteration):
@@ -241,26 +247,29 @@ class _Run:
             if self.journal is not None:
                 journal_key = self.key_function(request) if self.key_function else digest.hex()
                 entry = self.journal.lookup(journal_key)
-                if entry is not None and entry.may_have_been_delivered:
-                    if entry.state == Outcome.SENT.value or not self.retry_unknown:
-                        state = entry.state
-                        if state == IN_FLIGHT:
-                            # An earlier run stopped (crashed) with it on the wire.
-                            state = Outcome.UNKNOWN.value
-                            self.journal.finish(
-                                journal_key,
-                                Outcome.UNKNOWN,
-                                error="on the wire when an earlier run stopped",
-                                attempts=entry.attempts,
-                            )
-                        return _skipped(
-                            request,
-                            index,
-                            AlreadyProcessedError(
-                                f"the journal has this request as {state}"
-                                + (f" ({entry.message_id})" if entry.message_id else "")
-                            ),
+                if (
+                    entry is not None
+                    and entry.may_have_been_delivered
+                    and (entry.state == Outcome.SENT.value or not self.retry_unknown)
+                ):
+                    state = entry.state
+                    if state == IN_FLIGHT:
+                        # An earlier run stopped (crashed) with it on the wire.
+                        state = Outcome.UNKNOWN.value
+                        self.journal.finish(
+                            journal_key,
+                            Outcome.UNKNOWN,
+                            error="on the wire when an earlier run stopped",
+                            attempts=entry.attempts,
                         )
+                    return _skipped(
+                        request,
+                        index,
+                        AlreadyProcessedError(
+                            f"the journal has this request as {state}"
+                            + (f" ({entry.message_id})" if entry.message_id else "")
+                        ),
+                    )
 
         breaker = self.breaker_for(ready)
         if breaker is not None:
@@ -287,9 +296,7 @@ class _Run:
             self.trip(ready, exc)
             if journal_key is not None:
                 assert self.journal is not None
-                self.journal.finish(
-                    journal_key, outcome, error=_describe(exc), attempts=attempts
-                )
+                self.journal.finish(journal_key, outcome, error=_describe(exc), attempts=attempts)
             return SendResult(
                 request=request, outcome=outcome, error=exc, attempts=attempts, index=index
             )
@@ -297,15 +304,15 @@ class _Run:
             # Cancelled: record where it stood, so a rerun neither loses nor repeats it.
             if journal_key is not None:
                 assert self.journal is not None
-                with anyio.CancelScope(shield=True):
-                    self.journal.finish(
-                        journal_key,
-                        Outcome.UNKNOWN if flight.maybe_sent else Outcome.SKIPPED,
-                        error="cancelled while in flight"
-                        if flight.maybe_sent
-                        else "cancelled before sending",
-                        attempts=flight.attempts,
-                    )
+                # Synchronous, so the cancellation cannot interrupt it.
+                self.journal.finish(
+                    journal_key,
+                    Outcome.UNKNOWN if flight.maybe_sent else Outcome.SKIPPED,
+                    error="cancelled while in flight"
+                    if flight.maybe_sent
+                    else "cancelled before sending",
+                    attempts=flight.attempts,
+                )
             raise
         if journal_key is not None:
             assert self.journal is not None
@@ -316,7 +323,7 @@ class _Run:
             request=request, outcome=Outcome.SENT, message=message, attempts=attempts, index=index
         )
 
-    async def worker(self, results: ObjectSendStream[SendResult]) -> None:
+    async def worker(self, results: MemoryObjectSendStream[SendResult]) -> None:
         async with results:
             while True:
                 item = await self.pull()

@@ -6,12 +6,11 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Union
 
 from attrs import field, frozen
 
 #: What a template variable may be given as; numbers are sent as their text.
-VariableValue = Union[str, int, float, Decimal]
+VariableValue = str | int | float | Decimal
 
 
 class MessageStatus(str, enum.Enum):

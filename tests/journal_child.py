@@ -1,4 +1,7 @@
-"""A campaign run in a child process, for the kill -9 test: python journal_child.py URL KEY JOURNAL N."""
+"""A campaign in a child process, for the kill -9 test.
+
+Usage: python journal_child.py BASE_URL API_KEY JOURNAL COUNT
+"""
 
 from __future__ import annotations
 

@@ -74,10 +74,11 @@ def assert_results_match_ledger(results: list[SendResult], emulator: Emulator) -
         if result.outcome is Outcome.SENT:
             assert result.message is not None
             assert result.message.message_id in ledger_ids
-        elif result.outcome in (Outcome.REJECTED, Outcome.SKIPPED):
-            # A duplicate's recipient is in the ledger through its first copy.
-            if not isinstance(result.error, DuplicateRequestError):
-                assert recipients == (), result
+        elif result.outcome in (Outcome.REJECTED, Outcome.SKIPPED) and not isinstance(
+            result.error, DuplicateRequestError
+        ):
+            # (A duplicate's recipient is in the ledger through its first copy.)
+            assert recipients == (), result
 
 
 async def test_every_request_gets_exactly_one_result_under_faults_over_sockets() -> None:
@@ -149,7 +150,7 @@ async def test_async_iterable_input_is_accepted() -> None:
 
     async def generate() -> AsyncIterator[SendRequest]:
         for i in range(20):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             yield request(i)
 
     emulator = Emulator()
@@ -170,13 +171,15 @@ async def test_input_is_pulled_lazily() -> None:
             yield request(i % 1_000_000)
 
     emulator = Emulator()
-    async with in_process(emulator) as mindo:
-        async with mindo.stream_many(generate(), concurrency=4) as stream:
-            seen = 0
-            async for _ in stream:
-                seen += 1
-                if seen == 10:
-                    break
+    async with (
+        in_process(emulator) as mindo,
+        mindo.stream_many(generate(), concurrency=4) as stream,
+    ):
+        seen = 0
+        async for _ in stream:
+            seen += 1
+            if seen == 10:
+                break
     # Results read + the bounded result buffer + those in the workers' hands.
     assert pulled <= 10 + 4 + 4 + 1
 
@@ -195,7 +198,7 @@ async def test_invalid_request_is_rejected_and_the_rest_go_on() -> None:
 
 
 async def test_failing_input_iterable_raises_after_the_results_pulled() -> None:
-    """When the caller's iterable raises, the pulled requests get results, then the error is raised."""
+    """When the caller's iterable raises, pulled requests get results, then the error is raised."""
 
     def generate() -> Iterator[SendRequest]:
         yield request(0)
@@ -204,11 +207,15 @@ async def test_failing_input_iterable_raises_after_the_results_pulled() -> None:
 
     emulator = Emulator()
     seen: list[SendResult] = []
+
+    async def consume(mindo: AsyncMindo) -> None:
+        async with mindo.stream_many(generate(), concurrency=1) as stream:
+            async for result in stream:
+                seen.append(result)
+
     async with in_process(emulator) as mindo:
         with pytest.raises(LookupError, match="CSV went away"):
-            async with mindo.stream_many(generate(), concurrency=1) as stream:
-                async for result in stream:
-                    seen.append(result)
+            await consume(mindo)
     assert sorted(r.index for r in seen) == [0, 1]
 
 
@@ -253,7 +260,7 @@ async def test_numbers_in_variables_dedupe_with_their_text() -> None:
 
 
 async def test_authentication_failure_stops_the_whole_run() -> None:
-    """A 401 skips every later request, each carrying the AuthenticationError; one request was made."""
+    """A 401 skips every later request, each carrying the AuthenticationError; one request made."""
     emulator = Emulator()
     async with in_process(emulator, api_key="mindo_wrong_key") as mindo:
         results = await mindo.send_many(requests(10), concurrency=1)

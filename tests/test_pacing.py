@@ -76,9 +76,7 @@ async def test_cap_holds_across_concurrent_send_many_calls() -> None:
     emulator = Emulator()
     async with client(emulator, rate) as mindo, anyio.create_task_group() as tg:
         tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50)), concurrency=16))
-        tg.start_soon(
-            lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16)
-        )
+        tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16))
     times = sorted(entry.received_at.timestamp() for entry in emulator.ledger.messages)
     assert len(times) == 100
     # GCRA: over any span of t seconds, at most burst + rate * t sends (+1 for rounding).
