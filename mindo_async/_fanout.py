@@ -149,14 +149,13 @@ class _Run:
         self.number_errors: dict[str, APIError] = {}
         self.template_errors: dict[tuple[str, str, str], APIError] = {}
 
-    @property
     def finished(self) -> bool:
         """Whether no more requests are to be pulled."""
         return self.exhausted or self.stopped
 
     async def pull(self) -> tuple[int, SendRequest] | None:
         """The next request and its index, or ``None`` when the input is done."""
-        if self.finished:
+        if self.finished():
             return None
         try:
             if self.async_input is None:
@@ -165,7 +164,7 @@ class _Run:
             else:
                 async with self.input_lock:
                     # Another worker may have met the end while this one waited.
-                    if self.finished:
+                    if self.finished():
                         return None
                     request = await anext(self.async_input)
         except (StopIteration, StopAsyncIteration):
