@@ -1,9 +1,7 @@
 """mindo_async: an asyncio-native client for the Mindo WhatsApp template API."""
 
-from __future__ import annotations
-
-from typing import Any
-
+# No `from __future__ import annotations` or `typing` import here: each would add
+# a public name (`annotations`, `Any`) that is not part of the API.
 from ._client import AsyncMindo
 from ._errors import (
     AlreadyProcessedError,
@@ -29,6 +27,8 @@ from ._errors import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._fanout import Progress, ProgressCallback, ResultStream
+from ._journal import Journal, JournalEntry, SQLiteJournal, request_key
 from ._models import MessageStatus, Outcome, SendRequest, SendResult, SentMessage
 from ._retry import RetryPolicy
 
@@ -44,14 +44,20 @@ __all__ = [
     "DeliveryUnknownError",
     "DuplicateRequestError",
     "InvalidRequestError",
+    "Journal",
+    "JournalEntry",
     "MessageStatus",
     "MindoError",
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
     "PhoneNumberNotFoundError",
+    "Progress",
+    "ProgressCallback",
     "RateLimitError",
+    "ResultStream",
     "RetryPolicy",
+    "SQLiteJournal",
     "SendRequest",
     "SendResult",
     "SentMessage",
@@ -62,10 +68,11 @@ __all__ = [
     "TemplateNotFoundError",
     "UnexpectedResponseError",
     "ValidationError",
+    "request_key",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str:
     if name == "__version__":
         from importlib.metadata import version
 
