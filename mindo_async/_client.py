@@ -329,6 +329,11 @@ class AsyncMindo:
                     flight.maybe_sent = True
                 try:
                     response = await self._post(body)
+                except MindoError:
+                    # Raised by this library before anything left (a misused transport).
+                    if flight is not None:
+                        flight.maybe_sent = flight.ambiguous_before
+                    raise
                 except Exception as exc:
                     failure = classify_exception(exc)
                     error = error_for_failure(failure, request=request, attempts=attempts)

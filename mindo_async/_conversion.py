@@ -56,12 +56,27 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+#: The body's keys in the order the API documents them.
+_BODY_ORDER = (
+    "phone_number_id",
+    "template_name",
+    "language",
+    "recipient_phone",
+    "variables",
+    "button_variables",
+)
+
+
 def encode_request(request: SendRequest) -> bytes:
     """The JSON body for ``request``: ``language`` always, empty optional fields omitted."""
-    body = converter.unstructure(request)
+    fields = converter.unstructure(request)
     # The default language is still sent: the documented body always names it.
-    body["language"] = request.language
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    fields["language"] = request.language
+    body = {name: fields[name] for name in _BODY_ORDER if name in fields}
+    body.update(fields)
+    return json.dumps(
+        body, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    ).encode()
 
 
 def structure_sent_message(body: dict[str, Any]) -> SentMessage:

@@ -52,6 +52,18 @@ def build_headers(api_key: str) -> dict[str, str]:
     }
 
 
+def redact(content: bytes, secret: str) -> bytes:
+    """``content`` with every copy of ``secret`` replaced, so no error or log can carry it.
+
+    A server may echo the API key in an error body; that body becomes the
+    exception's message and ``body``.
+    """
+    token = secret.encode()
+    if not token or token not in content:
+        return content
+    return content.replace(token, b"<redacted>")
+
+
 def mask_phone(phone: str) -> str:
     """A phone number fit for logs: only its last four digits."""
     return "*" * max(len(phone) - 4, 0) + phone[-4:] if len(phone) > 4 else "****"
@@ -78,20 +90,29 @@ def _server_message(body: Any, fallback: str) -> str:
         if fields:
             return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
     if isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        return body.strip()[:_MESSAGE_LIMIT]
+    if isinstance(body, (dict, list)) and body:
+        # A shape this library does not know: its JSON still tells the caller what happened.
+        return json.dumps(body, ensure_ascii=False)[:_MESSAGE_LIMIT]
     return fallback
 
 
-def _field_errors(body: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The ``{"field": ["message", ...]}`` part of a 400 body."""
+_MESSAGE_LIMIT = 500
+
+
+def _field_errors(body: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """The ``{"field": ["message", ...]}`` part of a 400 body; nested fields as ``a.b``."""
     errors: dict[str, list[str]] = {}
     for name, value in body.items():
-        if name in ("error", "detail"):
+        if not prefix and name in ("error", "detail"):
             continue
+        field = f"{prefix}{name}"
         if isinstance(value, list) and value and all(isinstance(m, str) for m in value):
-            errors[name] = list(value)
+            errors[field] = list(value)
         elif isinstance(value, str):
-            errors[name] = [value]
+            errors[field] = [value]
+        elif isinstance(value, Mapping):
+            errors.update(_field_errors(value, f"{field}."))
     return errors
 
 
@@ -180,12 +201,11 @@ def error_for_response(
     if status_code == 429:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **common)
     if status_code in (501, 503):
-        return ServerError(message, **common)
+        return ServerError(message, retry_after=parse_retry_after(headers), **common)
     if status_code >= 500:
-        return ServerDeliveryUnknownError(message, **common)
+        return ServerDeliveryUnknownError(message, retry_after=parse_retry_after(headers), **common)
     if 300 <= status_code < 400:
-        location = "" if "location" not in headers else " (redirects are never followed)"
-        return APIError(f"unexpected redirect: {message}{location}", **common)
+        return APIError(f"unexpected redirect (redirects are never followed): {message}", **common)
     if 200 <= status_code < 300:
         return UnexpectedResponseError(message, **common)
     return APIError(message, **common)
@@ -201,9 +221,7 @@ def interpret_response(
 ) -> SentMessage | APIError:
     """What an HTTP answer to a send means: the ``SentMessage``, or the error (not raised)."""
     if status_code != 200 and status_code != 201:
-        return error_for_response(
-            status_code, headers, content, request=request, attempts=attempts
-        )
+        return error_for_response(status_code, headers, content, request=request, attempts=attempts)
     body = _decode_body(content)
     problem = _success_body_problem(body)
     if problem is not None:

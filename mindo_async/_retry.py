@@ -33,7 +33,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, random: Callable[[], float] = _random.random) -> float:
         """Full-jitter exponential backoff before retry number ``retry_number`` (from 1)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry_number - 1))
         return random() * ceiling
 
     def delay_before_retry(
@@ -47,13 +47,16 @@ class RetryPolicy:
         Retried: failures that prove the request never left (``APIConnectionError``
         marked retryable), 429 and 503 (refused before processing). Never retried:
         every other answer, and every ``DeliveryUnknownError`` unless
-        ``retry_ambiguous`` is set.
+        ``retry_ambiguous`` is set. A server's ``Retry-After`` replaces the backoff;
+        one longer than ``max_retry_after`` means giving up.
         """
         if attempts > self.max_retries:
             return None
         if not is_retryable(error, retry_ambiguous=self.retry_ambiguous):
             return None
-        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        retry_after = (
+            error.retry_after if isinstance(error, (RateLimitError, ServerError)) else None
+        )
         if retry_after is not None:
             if retry_after > self.max_retry_after:
                 return None

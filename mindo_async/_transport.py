@@ -7,6 +7,8 @@ from typing import Literal
 import httpx
 import sniffio
 
+from ._errors import ConfigurationError
+
 #: Which transport ``AsyncMindo`` builds its own ``httpx.AsyncClient`` on.
 TransportName = Literal["auto", "aiohttp", "httpx"]
 
@@ -21,7 +23,9 @@ def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
 def make_transport(name: TransportName, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     """The transport for ``name``; ``"auto"`` decides on the first request."""
     if name == "aiohttp":
-        return _aiohttp_transport(limits)
+        # Deferred too, so that a trio caller gets a clear error instead of an
+        # aiohttp RuntimeError that would read like a failed send.
+        return AutoTransport(limits, aiohttp_only=True)
     if name == "httpx":
         return httpx.AsyncHTTPTransport(limits=limits)
     if name == "auto":
@@ -35,11 +39,13 @@ class AutoTransport(httpx.AsyncBaseTransport):
     httpx's default pool scans every connection on every request, so its cost
     grows with concurrency (encode/httpx#3215); aiohttp's does not. aiohttp
     runs only on asyncio, so the choice is made on the first request, when the
-    running event loop is known.
+    running event loop is known. With ``aiohttp_only=True`` (``transport="aiohttp"``)
+    any other event loop is a ``ConfigurationError``, raised before anything is sent.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, aiohttp_only: bool = False) -> None:
         self._limits = limits
+        self._aiohttp_only = aiohttp_only
         self._inner: httpx.AsyncBaseTransport | None = None
 
     @property
@@ -51,6 +57,11 @@ class AutoTransport(httpx.AsyncBaseTransport):
         library = sniffio.current_async_library()
         if library == "asyncio":
             self._inner = _aiohttp_transport(self._limits)
+        elif self._aiohttp_only:
+            raise ConfigurationError(
+                f"transport='aiohttp' runs only on asyncio, not {library}: "
+                "use transport='auto' or 'httpx'"
+            )
         else:
             self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
         return self._inner

@@ -25,7 +25,7 @@ _API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
 
 
 def is_api_key(value: str) -> bool:
-    """Whether ``value`` has the shape of a Mindo API key (``mindo_`` and letters, digits, _ or -)."""
+    """Whether ``value`` is shaped like a Mindo API key: ``mindo_`` then ``[A-Za-z0-9_-]+``."""
     return _API_KEY.fullmatch(value) is not None
 
 
@@ -95,7 +95,8 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
     if phone is not None:
         add("recipient_phone", phone)
 
-    variables = request.variables
+    # Typed ``object``: callers can hand in anything, whatever the annotations say.
+    variables: object = request.variables
     if variables is not None:
         if not isinstance(variables, Mapping):
             add("variables", f"must be a mapping of names to text, not {type(variables).__name__}")
@@ -108,7 +109,7 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
                 if problem is not None:
                     add(f"variables.{key}", problem)
 
-    buttons = request.button_variables
+    buttons: object = request.button_variables
     if buttons is not None:
         if not isinstance(buttons, Mapping):
             add("button_variables", f"must be a mapping, not {type(buttons).__name__}")

@@ -79,10 +79,13 @@ async def test_cap_holds_across_concurrent_send_many_calls() -> None:
         tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16))
     times = sorted(entry.received_at.timestamp() for entry in emulator.ledger.messages)
     assert len(times) == 100
-    # GCRA: over any span of t seconds, at most burst + rate * t sends (+1 for rounding).
+    # GCRA: over any span of t seconds, at most burst + rate * t sends. The slack
+    # allows 100 ms of scheduling delay on a loaded machine; two unshared caps
+    # would let all 100 through at once, far beyond it.
+    slack = rate * 0.1
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
-            assert j - i + 1 <= rate + rate * (times[j] - times[i]) + 1, (i, j)
+            assert j - i + 1 <= rate + rate * (times[j] - times[i]) + slack, (i, j)
     assert times[-1] - times[0] >= (100 - rate) / rate - 0.05
 
 
