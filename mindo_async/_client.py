@@ -124,8 +124,10 @@ class AsyncMindo:
         api_key: Your Mindo API key; defaults to ``$MINDO_API_KEY``.
         base_url: Defaults to ``$MINDO_BASE_URL``, else ``https://api.mindosoftware.com``.
             Plain ``http://`` is accepted only for loopback hosts.
-        timeout: Seconds for a whole attempt (with a 5 s connect timeout), or an
-            ``httpx.Timeout`` used as is.
+        timeout: Seconds to wait for the answer (and for each write), with at most
+            5 s to connect; or an ``httpx.Timeout`` used as is. The phases are timed
+            apart so that a connect timeout (never sent, retried) is told from a
+            read timeout (may have been delivered, not retried).
         max_retries: Retries after a failure that is safe to retry; 0 disables.
         retry_ambiguous: Also retry failures after which the message may already
             have been delivered. This can deliver a message twice.
@@ -319,6 +321,17 @@ class AsyncMindo:
                 raise ClientClosedError(
                     "the http_client given to AsyncMindo was closed by its owner; nothing was sent"
                 )
+            paused = self._pacer.paused_for(number)
+            if paused > self._policy.max_retry_after:
+                # The API asked for a longer pause than we wait: fail fast, send nothing.
+                raise RateLimitError(
+                    f"phone number {number} is paused for {paused:.0f} s more at the API's "
+                    "request (Retry-After); not sent",
+                    status_code=429,
+                    attempts=attempts,
+                    request=request,
+                    retry_after=paused,
+                )
             attempts += 1
             await self._pacer.acquire(number)
             error: MindoError
@@ -361,8 +374,9 @@ class AsyncMindo:
             if flight is not None and isinstance(error, DeliveryUnknownError):
                 flight.ambiguous_before = True
             if isinstance(error, RateLimitError) and error.retry_after is not None:
-                # Refused before processing: every sender of this number waits.
-                self._pacer.pause(number, min(error.retry_after, self._policy.max_retry_after))
+                # Refused before processing: every sender of this number waits (or,
+                # past max_retry_after, fails fast without sending; see above).
+                self._pacer.pause(number, error.retry_after)
             delay = self._policy.delay_before_retry(error, attempts)
             if delay is None:
                 raise error

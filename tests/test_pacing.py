@@ -122,3 +122,22 @@ async def test_rate_limited_campaign_is_paced_and_completes() -> None:
         results = await mindo.send_many((request(i) for i in range(60)), concurrency=16)
     assert [r.outcome for r in results] == [Outcome.SENT] * 60
     assert emulator.ledger.duplicates() == []
+
+
+async def test_pause_longer_than_the_cap_fails_fast_without_sending() -> None:
+    """After a 429 asking for 120 s, other sends to that number raise at once and send nothing."""
+    from mindo_async import RateLimitError
+
+    emulator = Emulator()
+    emulator.script(Fault.status(429, retry_after=120))
+    async with client(emulator, None) as mindo:
+        with pytest.raises(RateLimitError) as first:
+            await mindo.send_request(request(1))
+        assert first.value.retry_after == 120
+        start = anyio.current_time()
+        with pytest.raises(RateLimitError, match="paused") as second:
+            await mindo.send_request(request(2))
+        assert anyio.current_time() - start < 1.0
+        assert second.value.retry_after is not None
+        assert second.value.retry_after > 100
+    assert emulator.ledger.counts["total_requests"] == 1
