@@ -21,6 +21,7 @@ from mindo_async import (
     InvalidRequestError,
     Outcome,
     PhoneNumberNotFoundError,
+    Progress,
     SendRequest,
     SendResult,
     TemplateNotFoundError,
@@ -305,8 +306,6 @@ async def test_progress_callback_counts_every_outcome() -> None:
     snapshots: list[tuple[int, int, int, int]] = []
 
     def on_progress(progress: object) -> None:
-        from mindo_async._fanout import Progress
-
         assert isinstance(progress, Progress)
         snapshots.append((progress.sent, progress.rejected, progress.unknown, progress.skipped))
 

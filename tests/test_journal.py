@@ -14,8 +14,16 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mindo_async import AlreadyProcessedError, AsyncMindo, Outcome, SendRequest, SendResult
-from mindo_async._journal import IN_FLIGHT, SQLiteJournal, request_key
+from mindo_async import (
+    AlreadyProcessedError,
+    AsyncMindo,
+    Outcome,
+    SendRequest,
+    SendResult,
+    SQLiteJournal,
+    request_key,
+)
+from mindo_async._journal import IN_FLIGHT
 from mindo_async.testing import Emulator, FaultConfig, serve
 
 CHILD = Path(__file__).with_name("journal_child.py")
