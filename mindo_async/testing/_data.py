@@ -7,6 +7,7 @@ only the base URL and the API key changed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import sys
@@ -45,6 +46,18 @@ def _to_str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _to_button_tuple(value: Iterable[Button]) -> tuple[Button, ...]:
+    return tuple(value)
+
+
+def _to_template_tuple(value: Iterable[Template]) -> tuple[Template, ...]:
+    return tuple(value)
+
+
+def _to_id_frozenset(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(_to_str_tuple(value))
+
+
 @attrs.frozen
 class Button:
     """One button of a template, at the index given by its place in ``Template.buttons``.
@@ -75,7 +88,7 @@ class Template:
     language: str = "es"
     status: str = attrs.field(default="APPROVED")
     variables: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
-    buttons: tuple[Button, ...] = attrs.field(default=(), converter=tuple)
+    buttons: tuple[Button, ...] = attrs.field(default=(), converter=_to_button_tuple)
 
     @status.validator
     def _check_status(self, _attribute: attrs.Attribute[str], value: str) -> None:
@@ -124,9 +137,11 @@ class EmulatorData:
     )
     phone_number_ids: frozenset[str] = attrs.field(
         factory=lambda: frozenset({DEFAULT_PHONE_NUMBER_ID}),
-        converter=lambda ids: frozenset(_to_str_tuple(ids)),
+        converter=_to_id_frozenset,
     )
-    templates: tuple[Template, ...] = attrs.field(factory=_default_templates, converter=tuple)
+    templates: tuple[Template, ...] = attrs.field(
+        factory=_default_templates, converter=_to_template_tuple
+    )
     _by_key: dict[tuple[str, str], Template] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -162,7 +177,9 @@ def data_from_mapping(raw: Mapping[str, Any]) -> EmulatorData:
     known = {"api_keys", "phone_number_ids", "templates"}
     unknown = set(raw) - known
     if unknown:
-        raise ValueError(f"unknown keys in emulator data: {sorted(unknown)}; known: {sorted(known)}")
+        raise ValueError(
+            f"unknown keys in emulator data: {sorted(unknown)}; known: {sorted(known)}"
+        )
     kwargs: dict[str, Any] = {}
     if "api_keys" in raw:
         kwargs["api_keys"] = _str_list(raw["api_keys"], "api_keys")
@@ -225,13 +242,13 @@ def load_data(path: str | Path) -> EmulatorData:
     if suffix == ".json":
         raw = json.loads(path.read_text(encoding="utf-8"))
     elif suffix == ".toml":
-        if sys.version_info < (3, 11):
+        if sys.version_info >= (3, 11):
+            tomllib = importlib.import_module("tomllib")
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
             raise ValueError(
                 "TOML emulator data needs Python 3.11+ (tomllib); use a .json file on 3.10"
             )
-        import tomllib
-
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     else:
         raise ValueError(f"emulator data must be a .json or .toml file, got {path.name!r}")
     if not isinstance(raw, dict):

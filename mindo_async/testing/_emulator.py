@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import random
-import string
+import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import Any
 
 import anyio
+import attrs
 
 from ._data import EmulatorData
 from ._faults import Fault, FaultConfig, FaultInjector, Plan
 from ._ledger import Ledger, LedgerEntry
-from ._validation import Reply, ValidSend, check_send, error
+from ._validation import (
+    Reply,
+    ValidSend,
+    check_send,
+    error,
+    is_authenticated,
+    unauthenticated,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,7 +43,7 @@ SEND_PATH = "/api/v1/meta-templates/send/"
 #: Django's default ``DATA_UPLOAD_MAX_MEMORY_SIZE``: larger bodies are refused.
 MAX_BODY_SIZE = 2_621_440
 
-_HEX = string.digits + "ABCDEF"
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 class _Disconnected(Exception):
@@ -47,7 +56,8 @@ class Emulator:
     ``data`` is what the account holds (default: the reference's examples);
     ``faults`` is a ``FaultConfig`` for the send route, or a mapping
     path -> ``FaultConfig``; ``seed`` makes message ids and fault draws
-    reproducible.
+    reproducible; ``ledger_limit`` keeps only the newest messages in the ledger
+    (None keeps all; each takes about 2 KB).
     """
 
     def __init__(
@@ -56,6 +66,7 @@ class Emulator:
         *,
         faults: FaultConfig | Mapping[str, FaultConfig] | None = None,
         seed: int | None = None,
+        ledger_limit: int | None = None,
     ) -> None:
         self._data = data if data is not None else EmulatorData()
         if faults is None:
@@ -68,11 +79,13 @@ class Emulator:
         if unknown:
             raise ValueError(f"no such route(s): {sorted(unknown)}; routes: {[SEND_PATH]}")
         self.seed = seed
-        self.ledger = Ledger()
+        self.ledger = Ledger(ledger_limit)
         self._faults = FaultInjector(configs, seed)
         # Separate from the fault draws, so the fault sequence of a seed does
         # not depend on how many messages were accepted.
-        self._ids = random.Random(f"mindo-emulator-ids-{seed}") if seed is not None else random.Random()
+        self._ids = (
+            random.Random(f"mindo-emulator-ids-{seed}") if seed is not None else random.Random()
+        )
 
     # -- configuration -------------------------------------------------------
 
@@ -111,7 +124,7 @@ class Emulator:
         """
         self._check_route(path)
         base = config if config is not None else self._faults.config(path)
-        new = FaultConfig(**{**attrs_asdict(base), **changes})
+        new = attrs.evolve(base, **changes)
         self._faults.set_config(path, new)
         return new
 
@@ -169,43 +182,36 @@ class Emulator:
         plan = self._faults.plan(path)
         if plan.fault is not None and not plan.fault.after_processing:
             self.ledger.record(plan.fault.outcome)
-            await anyio.sleep(plan.delay)
+            await _sleep(plan.delay)
             await _apply_fault(plan.fault, receive, send)
             return
 
         result: Reply | ValidSend
-        if too_large:
-            result = error(
-                400, f"Request body exceeds {MAX_BODY_SIZE} bytes", "bad_request"
+        if not is_authenticated(self._data, api_key):
+            result = unauthenticated()
+        elif scope["method"] != "POST":
+            # As in DRF: authentication first, then the method.
+            result = Reply(
+                405,
+                {"error": f'Method "{scope["method"]}" not allowed.'},
+                "method_not_allowed",
+                headers=(("allow", "POST"),),
             )
+        elif too_large:
+            result = error(400, f"Request body exceeds {MAX_BODY_SIZE} bytes", "bad_request")
         else:
             result = check_send(self._data, api_key, body)
-        if isinstance(result, ValidSend) and scope["method"] != "POST":
-            result = Reply(
-                405,
-                {"error": f'Method "{scope["method"]}" not allowed.'},
-                "method_not_allowed",
-                headers=(("allow", "POST"),),
-            )
-        elif isinstance(result, Reply) and result.status == 400 and scope["method"] != "POST":
-            # Authentication comes first (as in DRF), but a wrong method beats body checks.
-            result = Reply(
-                405,
-                {"error": f'Method "{scope["method"]}" not allowed.'},
-                "method_not_allowed",
-                headers=(("allow", "POST"),),
-            )
         if isinstance(result, Reply):
             self.ledger.record(result.outcome)
-            await anyio.sleep(plan.delay)
+            await _sleep(plan.delay)
             await _respond(send, result.status, result.body, result.headers)
             return
 
         wait = self._faults.take_token(path, result.phone_number_id)
         if wait:
-            retry_after = max(1, int(-(-wait // 1)))
+            retry_after = max(1, math.ceil(wait))
             self.ledger.record("rate_limited")
-            await anyio.sleep(plan.delay)
+            await _sleep(plan.delay)
             await _respond(
                 send,
                 429,
@@ -241,7 +247,7 @@ class Emulator:
         )
         # In the ledger before the delay: a client that times out can already see it.
         self.ledger.record(outcome, entry)
-        await anyio.sleep(plan.delay)
+        await _sleep(plan.delay)
         if plan.fault is not None:
             await _apply_fault(plan.fault, receive, send)
             return
@@ -260,8 +266,8 @@ class Emulator:
 
     def _message_id(self, recipient_phone: str) -> str:
         """A Meta-shaped wamid: base64 of a Thrift-like record of the recipient and an id."""
-        digits = "".join(c for c in recipient_phone if c.isascii() and c.isdigit())[:255]
-        token = "".join(self._ids.choice(_HEX) for _ in range(18))
+        digits = _NOT_DIGITS.sub("", recipient_phone)[:255]
+        token = f"{self._ids.getrandbits(72):018X}"
         raw = (
             b"\x1c\x18"
             + bytes([len(digits)])
@@ -273,11 +279,10 @@ class Emulator:
         return "wamid." + base64.b64encode(raw).decode("ascii")
 
 
-def attrs_asdict(config: FaultConfig) -> dict[str, Any]:
-    """The fields of a ``FaultConfig`` as keyword arguments."""
-    import attrs
-
-    return attrs.asdict(config)
+async def _sleep(seconds: float) -> None:
+    # anyio.sleep works on asyncio and trio; skipped when there is no delay to keep it cheap.
+    if seconds > 0:
+        await anyio.sleep(seconds)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -158,6 +158,15 @@ def _probability(_instance: object, attribute: attrs.Attribute[float], value: fl
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
 
 
+def _rate(value: float | bool | None) -> float | None:
+    # True switches Meta's default on; a bare bool must not become 1 message/s.
+    if value is True:
+        return META_RATE_LIMIT
+    if value is False or value is None:
+        return None
+    return float(value)
+
+
 def _check_rate(_instance: object, _attribute: object, value: float | None) -> None:
     if value is not None and not (value > 0 and math.isfinite(value)):
         raise ValueError(f"phone_rate_limit must be a positive number or None, got {value!r}")
@@ -174,7 +183,8 @@ class FaultConfig:
     is false), or a dropped connection after processing. ``phone_rate_limit``
     (messages per second per phone number id, burst of the same size; None is
     off, ``META_RATE_LIMIT`` is Meta's default) answers 429 to valid requests
-    over the limit, which are then not in the ledger.
+    over the limit, which are then not in the ledger; ``True`` means
+    ``META_RATE_LIMIT``.
     """
 
     latency: float = attrs.field(default=0.0, validator=_check_delay)
@@ -185,7 +195,9 @@ class FaultConfig:
     drop_probability: float = attrs.field(default=0.0, validator=_probability)
     server_error_after_processing: bool = True
     retry_after: int = attrs.field(default=1, validator=attrs.validators.ge(0))
-    phone_rate_limit: float | None = attrs.field(default=None, validator=_check_rate)
+    phone_rate_limit: float | None = attrs.field(
+        default=None, converter=_rate, validator=_check_rate
+    )
 
     def __attrs_post_init__(self) -> None:
         total = (
@@ -197,6 +209,15 @@ class FaultConfig:
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault probabilities sum to {total}, more than 1")
 
+    def _fault(self, index: int) -> Fault:
+        if index == 0:
+            return Fault.status(429, retry_after=self.retry_after)
+        if index == 1:
+            return Fault.status(503, retry_after=self.retry_after)
+        if index == 2:
+            return Fault.status(500, after_processing=self.server_error_after_processing)
+        return Fault.drop_after_processing()
+
     def draw(self, rng: random.Random) -> tuple[float, Fault | None]:
         """Draw this request's added latency and fault from ``rng``.
 
@@ -207,22 +228,19 @@ class FaultConfig:
         if self.jitter:
             delay += rng.uniform(0.0, self.jitter)
         fault: Fault | None = None
-        candidates = (
-            (self.rate_limited_probability, lambda: Fault.status(429, retry_after=self.retry_after)),
-            (self.unavailable_probability, lambda: Fault.status(503, retry_after=self.retry_after)),
-            (
-                self.server_error_probability,
-                lambda: Fault.status(500, after_processing=self.server_error_after_processing),
-            ),
-            (self.drop_probability, Fault.drop_after_processing),
+        probabilities = (
+            self.rate_limited_probability,
+            self.unavailable_probability,
+            self.server_error_probability,
+            self.drop_probability,
         )
-        if any(probability for probability, _ in candidates):
+        if any(probabilities):
             roll = rng.random()
             threshold = 0.0
-            for probability, make in candidates:
+            for index, probability in enumerate(probabilities):
                 threshold += probability
                 if roll < threshold:
-                    fault = make()
+                    fault = self._fault(index)
                     break
         return delay, fault
 

@@ -8,9 +8,10 @@ thread, so every access takes one lock and readers get copies.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -54,18 +55,35 @@ class LedgerEntry:
     #: How the request ended: ``"sent"`` (answered 200) or the fault that hid the answer.
     outcome: str = "sent"
 
+    @functools.cached_property
+    def _canonical_body(self) -> str:
+        # Computed on first use only, to keep the request path cheap.
+        return json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
     def body_key(self) -> str:
         """A canonical form of the body: equal for identical requests, whatever the key order."""
-        return json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return self._canonical_body
 
 
 class Ledger:
-    """Thread-safe record of accepted messages and of the outcome of every request."""
+    """Thread-safe record of accepted messages and of the outcome of every request.
 
-    def __init__(self) -> None:
+    ``limit`` keeps only the newest ``limit`` messages (about 2 KB each), for a
+    long-running emulator; counts always cover every request. None keeps all.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1, or None")
         self._lock = threading.Lock()
-        self._messages: list[LedgerEntry] = []
+        self._messages: deque[LedgerEntry] = deque(maxlen=limit)
         self._counts: Counter[str] = Counter()
+        self._accepted = 0
+
+    @property
+    def limit(self) -> int | None:
+        """How many messages are kept (the newest), or None for all."""
+        return self._messages.maxlen
 
     def record(self, outcome: str, entry: LedgerEntry | None = None) -> None:
         """Count one request with ``outcome``; store ``entry`` if it was processed."""
@@ -74,6 +92,13 @@ class Ledger:
             self._counts["total_requests"] += 1
             if entry is not None:
                 self._messages.append(entry)
+                self._accepted += 1
+
+    @property
+    def accepted(self) -> int:
+        """How many messages were processed since the last ``clear()``, kept or not."""
+        with self._lock:
+            return self._accepted
 
     @property
     def messages(self) -> tuple[LedgerEntry, ...]:
@@ -88,7 +113,7 @@ class Ledger:
         Every outcome in ``OUTCOMES`` is present, zero if it never happened.
         """
         with self._lock:
-            snapshot = {outcome: 0 for outcome in OUTCOMES}
+            snapshot = dict.fromkeys(OUTCOMES, 0)
             snapshot["total_requests"] = 0
             snapshot.update(self._counts)
         return MappingProxyType(snapshot)
@@ -116,6 +141,7 @@ class Ledger:
         with self._lock:
             self._messages.clear()
             self._counts.clear()
+            self._accepted = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -123,4 +149,6 @@ class Ledger:
 
     def __repr__(self) -> str:
         with self._lock:
-            return f"<Ledger messages={len(self._messages)} requests={self._counts['total_requests']}>"
+            return (
+                f"<Ledger messages={len(self._messages)} requests={self._counts['total_requests']}>"
+            )

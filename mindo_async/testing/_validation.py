@@ -92,9 +92,14 @@ def phone_number_not_found(phone_number_id: str) -> Reply:
     return error(404, f"Numero de WhatsApp con ID '{phone_number_id}' no encontrado", "not_found")
 
 
+def is_authenticated(data: EmulatorData, api_key: str | None) -> bool:
+    """Whether ``api_key`` (the ``X-API-Key`` header, None if absent) is accepted."""
+    return bool(api_key) and api_key in data.api_keys
+
+
 def check_send(data: EmulatorData, api_key: str | None, raw_body: bytes) -> Reply | ValidSend:
     """Decide what the gateway answers to ``POST /api/v1/meta-templates/send/``."""
-    if not api_key or api_key not in data.api_keys:
+    if not is_authenticated(data, api_key):
         return unauthenticated()
 
     try:

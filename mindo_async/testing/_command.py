@@ -1,0 +1,112 @@
+"""The ``emulator`` command: serve the Mindo emulator until Ctrl-C.
+
+Used by the main CLI (``mindo emulator``) and by ``python -m mindo_async.testing``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from ._data import EmulatorData, load_data
+from ._emulator import Emulator
+from ._faults import FaultConfig
+from ._server import is_loopback, serve
+
+#: Messages the command's ledger keeps (about 2 KB each).
+COMMAND_LEDGER_LIMIT = 100_000
+
+
+def emulator_command(
+    host: Annotated[
+        str,
+        typer.Option(help="Interface to listen on. Only loopback unless --allow-remote."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="The only API key to accept (shape mindo_...). Default: the data file's "
+            "keys, else mindo_emulator_0123456789abcdef.",
+        ),
+    ] = None,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, help="Added latency of every response, ms.")
+    ] = 0,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="JSON (or TOML on Python 3.11+) file with api_keys, phone_number_ids, templates.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for message ids and fault draws (reproducible).")
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a non-loopback --host. Off by default: the emulator accepts a "
+            "publicly known API key and has no hardening, so it must not be reachable "
+            "from other machines by accident.",
+        ),
+    ] = False,
+) -> None:
+    """Serve a local Mindo API emulator until Ctrl-C."""
+    if not allow_remote and not is_loopback(host):
+        typer.echo(
+            f"Refusing to listen on non-loopback host {host!r}: the emulator accepts a "
+            "publicly known API key. Pass --allow-remote to do it anyway.",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    try:
+        emulator_data = load_data(data) if data is not None else EmulatorData()
+        if api_key is not None:
+            emulator_data = EmulatorData(
+                api_keys=[api_key],
+                phone_number_ids=emulator_data.phone_number_ids,
+                templates=emulator_data.templates,
+            )
+    except (OSError, ValueError, TypeError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    emulator = Emulator(emulator_data, faults=FaultConfig(latency=latency_ms / 1000), seed=seed)
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    # Signal handlers can only be installed from the main thread; elsewhere the
+    # caller stops the command by its own means.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with serve(emulator, host=host, port=port) as server:
+            typer.echo("Mindo emulator ready.")
+            typer.echo(f"  base URL: {server.base_url}")
+            typer.echo(f"  API key:  {server.api_key}")
+            typer.echo(f"  send:     POST {server.send_url}")
+            typer.echo("Press Ctrl-C to stop.")
+            # Event.wait with a timeout keeps the main thread responsive to signals.
+            while not stop.wait(0.5):
+                pass
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    counts = emulator.ledger.counts
+    accepted = emulator.ledger.accepted
+    typer.echo(f"Stopped. {counts['total_requests']} request(s), {accepted} message(s) accepted.")
