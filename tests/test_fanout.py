@@ -134,16 +134,22 @@ async def test_refused_connection_rejects_every_request_without_sending() -> Non
 async def test_send_many_returns_input_order_and_stream_many_completion_order() -> None:
     """send_many sorts by input position; stream_many yields as results complete."""
     emulator = Emulator()
-    # The first request is slow, so it completes last.
-    emulator.script(Fault.slow(0.2))
+    # Whichever request the emulator gets first is slow, so it completes last.
+    emulator.script(Fault.slow(0.3))
     async with in_process(emulator) as mindo:
+        start = anyio.current_time()
+        arrivals: list[tuple[int, float]] = []
         async with mindo.stream_many(requests(5), concurrency=5) as stream:
-            streamed = [result.index async for result in stream]
-        emulator.script(Fault.slow(0.2))
+            async for result in stream:
+                arrivals.append((result.index, anyio.current_time() - start))
+        emulator.script(Fault.slow(0.3))
         ordered = await mindo.send_many(requests(5, start=10), concurrency=5)
-    assert sorted(streamed) == list(range(5))
-    assert streamed[-1] == 0
+    assert sorted(index for index, _ in arrivals) == list(range(5))
+    late = [index for index, at in arrivals if at >= 0.3]
+    assert len(late) == 1
+    assert arrivals[-1][0] == late[0]
     assert [r.index for r in ordered] == list(range(5))
+    assert [r.request.recipient_phone for r in ordered] == [phone(i) for i in range(10, 15)]
 
 
 async def test_async_iterable_input_is_accepted() -> None:
