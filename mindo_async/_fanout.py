@@ -235,13 +235,12 @@ class _Run:
         journal_key: str | None = None
         if self.seen is not None or self.journal is not None:
             digest = request_digest(ready)
-            if self.seen is not None:
-                if not self.seen.add(int.from_bytes(digest[:8], "big")):
-                    return _skipped(
-                        request,
-                        index,
-                        DuplicateRequestError("an identical request earlier in this run was sent"),
-                    )
+            if self.seen is not None and not self.seen.add(int.from_bytes(digest[:8], "big")):
+                return _skipped(
+                    request,
+                    index,
+                    DuplicateRequestError("an identical request earlier in this run was sent"),
+                )
             if self.journal is not None:
                 journal_key = self.key_function(request) if self.key_function else digest.hex()
                 entry = self.journal.lookup(journal_key)
