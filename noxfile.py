@@ -33,6 +33,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks, side by side with raw httpx, raw aiohttp and the server's ceiling."""
-    session.install(".[dev]")
+    """The benchmarks, side by side with raw httpx, raw aiohttp and the server's ceiling.
+
+    Needs nginx with its echo module (and wrk for the ceiling) for meaningful
+    numbers: ``apt-get install nginx libnginx-mod-http-echo wrk``; without them it
+    falls back to the emulator and says so. ``nox -s bench -- --help`` for options.
+    """
+    session.install(".[dev]", "pyinstrument>=4.6")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -233,7 +233,15 @@ class _Run:
             return SendResult(request=request, outcome=Outcome.REJECTED, error=exc, index=index)
 
         journal_key: str | None = None
-        if self.seen is not None or self.journal is not None:
+        if self.seen is not None and self.journal is None:
+            # No journal: a key for this run alone, at a seventh of request_digest's cost.
+            if not self.seen.add(_run_key(ready)):
+                return _skipped(
+                    request,
+                    index,
+                    DuplicateRequestError("an identical request earlier in this run was sent"),
+                )
+        elif self.seen is not None or self.journal is not None:
             digest = request_digest(ready)
             if self.seen is not None and not self.seen.add(int.from_bytes(digest[:8], "big")):
                 return _skipped(
@@ -341,6 +349,27 @@ class _Run:
                     # The caller stopped reading: nothing more is sent.
                     self.stopped = True
                     return
+
+
+def _run_key(request: SendRequest) -> int:
+    """A 64-bit key of every field of a validated request, equal for identical requests.
+
+    Like the first 8 bytes of ``request_digest`` (the same fields, variables in
+    sorted order, so as unlikely to collide), without JSON or blake2b; but
+    Python's hash is salted per process, so it serves one run only, never a journal.
+    """
+    variables = request.variables
+    buttons = request.button_variables
+    fields = (
+        request.phone_number_id,
+        request.template_name,
+        request.language,
+        request.recipient_phone,
+        # Validated: every key and value is text, so the pairs sort.
+        None if variables is None else tuple(sorted(variables.items())),
+        None if buttons is None else tuple(sorted(buttons.items())),
+    )
+    return hash(fields) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def _skipped(

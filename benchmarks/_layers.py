@@ -1,0 +1,229 @@
+"""Per-layer CPU cost of one send, from raw aiohttp up to the full ``stream_many``.
+
+Each layer adds one thing on top of the one before it, and all run the same
+workload (0 ms server, the same concurrency, fixed workers), so the difference
+between two neighbouring layers is what that layer costs per send:
+
+1. raw aiohttp: ``ClientSession.post`` + read + ``json.loads``;
+2. ``AiohttpTransport.handle_async_request`` called directly on an ``httpx.Request``;
+3. ``httpx.AsyncClient.send`` on that transport (``client.post``);
+4. ``AsyncMindo._deliver``: encoding, retry loop, limiter, interpretation (on the
+   client it built, it calls the transport directly; 4b is the same on a caller's
+   own client, through ``AsyncClient.send``);
+5. ``AsyncMindo.stream_many``: validation, dedupe digest, breakers, result stream
+   (journal off), with dedupe on and off.
+
+A sixth line times the library's own pure work (validation, digest, encoding,
+interpreting the answer) with no I/O at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ._contenders import Run, _encode, _headers, _timed, mindo, raw_aiohttp
+from ._server import API_KEY, SUCCESS_BODY
+from ._workload import make_request, send_url
+
+
+async def transport_direct(
+    base_url: str, api_key: str, count: int, concurrency: int, limit: float
+) -> Run:
+    """``AiohttpTransport.handle_async_request`` with an ``httpx.Request`` built per send."""
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    url = httpx.URL(send_url(base_url))
+    headers = _headers(api_key)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = AiohttpTransport(limits=limits)
+    timeout = httpx.Timeout(30.0, connect=5.0).as_dict()
+    try:
+
+        async def send_one(index: int) -> bool:
+            request = httpx.Request(
+                "POST",
+                url,
+                headers=headers,
+                content=_encode(index),
+                extensions={"timeout": timeout},
+            )
+            response = await transport.handle_async_request(request)
+            content = await response.aread()
+            return response.status_code == 200 and "message_id" in json.loads(content)
+
+        return await _timed(send_one, count, concurrency, limit)
+    finally:
+        await transport.aclose()
+
+
+async def client_on_aiohttp(
+    base_url: str, api_key: str, count: int, concurrency: int, limit: float
+) -> Run:
+    """``httpx.AsyncClient(transport=AiohttpTransport(...)).post``."""
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    url = send_url(base_url)
+    headers = _headers(api_key)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(transport=AiohttpTransport(limits=limits)) as client:
+
+        async def send_one(index: int) -> bool:
+            response = await client.post(url, content=_encode(index), headers=headers)
+            return response.status_code == 200 and "message_id" in response.json()
+
+        return await _timed(send_one, count, concurrency, limit)
+
+
+async def deliver(base_url: str, api_key: str, count: int, concurrency: int, limit: float) -> Run:
+    """``AsyncMindo._deliver`` (private: the retry loop alone, input already valid)."""
+    from mindo_async import AsyncMindo
+
+    async with AsyncMindo(
+        api_key=api_key, base_url=base_url, rate_limit=None, max_connections=concurrency
+    ) as client:
+
+        async def send_one(index: int) -> bool:
+            message, _ = await client._deliver(make_request(index))
+            return bool(message.message_id)
+
+        return await _timed(send_one, count, concurrency, limit)
+
+
+async def deliver_injected(
+    base_url: str, api_key: str, count: int, concurrency: int, limit: float
+) -> Run:
+    """``AsyncMindo._deliver`` on a caller's own client: through ``AsyncClient.send``."""
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    from mindo_async import AsyncMindo
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=limits))
+    mindo = AsyncMindo(api_key=api_key, base_url=base_url, rate_limit=None, http_client=http_client)
+    async with http_client, mindo:
+
+        async def send_one(index: int) -> bool:
+            message, _ = await mindo._deliver(make_request(index))
+            return bool(message.message_id)
+
+        return await _timed(send_one, count, concurrency, limit)
+
+
+def _stream_many(dedupe: bool) -> Callable[..., Coroutine[Any, Any, Run]]:
+    async def run(base_url: str, api_key: str, count: int, concurrency: int, limit: float) -> Run:
+        return await mindo(base_url, api_key, count, concurrency, limit, dedupe=dedupe)
+
+    return run
+
+
+#: The layers, bottom up.
+LAYERS: dict[str, Callable[..., Coroutine[Any, Any, Run]]] = {
+    "1 raw aiohttp": raw_aiohttp,
+    "2 AiohttpTransport.handle_async_request": transport_direct,
+    "3 httpx.AsyncClient.send on AiohttpTransport": client_on_aiohttp,
+    "4 AsyncMindo._deliver": deliver,
+    "4b AsyncMindo._deliver, caller's http_client": deliver_injected,
+    "5 stream_many (dedupe off)": _stream_many(False),
+    "6 stream_many (dedupe on, the default)": _stream_many(True),
+}
+
+
+def library_work(count: int) -> dict[str, float]:
+    """CPU microseconds per request of the library's own work, without any network.
+
+    The steps one by one, then ``_deliver`` and ``stream_many`` with the network
+    stubbed out (``_post`` answers the documented body after one trip through the
+    event loop; ``_deliver`` returns a message likewise). These lines move only with
+    the library's code, not with the transport, so they show small changes that the
+    noise of a shared machine hides in the end-to-end numbers.
+    """
+    import httpx
+
+    from mindo_async import _fanout
+    from mindo_async._conversion import encode_request
+    from mindo_async._journal import request_digest
+    from mindo_async._models import Outcome, SendResult
+    from mindo_async._protocol import interpret_response
+    from mindo_async._validation import validate_request
+
+    def digest_key(request: Any) -> int:
+        # Before the run key existed, dedupe used the digest's first 8 bytes.
+        return int.from_bytes(request_digest(request)[:8], "big")
+
+    dedupe_key: Callable[[Any], int] = getattr(_fanout, "_run_key", digest_key)
+
+    requests = [make_request(index) for index in range(count)]
+    content = json.dumps(SUCCESS_BODY).encode()
+    headers = httpx.Headers({"content-type": "application/json"})
+
+    def per_request(step: Callable[[Any], object]) -> float:
+        for request in requests[:100]:
+            # Warm: the first call loads phonenumbers' metadata for the region.
+            step(request)
+        gc.collect()
+        started = time.process_time()
+        for request in requests:
+            step(request)
+        return (time.process_time() - started) / count * 1e6
+
+    steps: dict[str, Callable[[Any], object]] = {
+        "validate_request": validate_request,
+        "dedupe key": dedupe_key,
+        "encode_request": encode_request,
+        "interpret_response (200)": lambda r: interpret_response(200, headers, content, request=r),
+        "SendResult": lambda r: SendResult(request=r, outcome=Outcome.SENT),
+    }
+    work = {name: round(per_request(step), 2) for name, step in steps.items()}
+    work.update(asyncio.run(_stubbed(count, content)))
+    return work
+
+
+async def _stubbed(count: int, content: bytes) -> dict[str, float]:
+    import httpx
+
+    from mindo_async import AsyncMindo
+
+    answer = httpx.Response(200, content=content, headers={"content-type": "application/json"})
+    async with AsyncMindo(
+        api_key=API_KEY, base_url="http://127.0.0.1:9", rate_limit=None, max_connections=64
+    ) as client:
+
+        async def post(body: bytes) -> httpx.Response:
+            await asyncio.sleep(0)
+            return answer
+
+        client._post = post  # type: ignore[method-assign]
+        requests = [make_request(index) for index in range(count)]
+        for request in requests[:100]:
+            await client._deliver(request)
+        gc.collect()
+        started = time.process_time()
+        for request in requests:
+            await client._deliver(request)
+        deliver = (time.process_time() - started) / count * 1e6
+
+        message, _ = await client._deliver(requests[0])
+
+        async def deliver_stub(request: Any, flight: Any = None) -> tuple[Any, int]:
+            await asyncio.sleep(0)
+            return message, 1
+
+        client._deliver = deliver_stub  # type: ignore[method-assign]
+        gc.collect()
+        started = time.process_time()
+        async with client.stream_many(iter(requests), concurrency=64) as stream:
+            async for _ in stream:
+                pass
+        fanout = (time.process_time() - started) / count * 1e6
+    return {
+        "_deliver, network stubbed": round(deliver, 2),
+        "stream_many around _deliver (stubbed)": round(fanout, 2),
+    }
