@@ -186,6 +186,7 @@ class AsyncMindo:
         self._url = self._base_url + SEND_PATH
         self._headers = build_headers(self._api_key)
         self._owns_http_client = http_client is None
+        self._connections = anyio.CapacityLimiter(max_connections)
         if http_client is None:
             limits = httpx.Limits(
                 max_connections=max_connections,
@@ -193,7 +194,7 @@ class AsyncMindo:
                 keepalive_expiry=30.0,
             )
             http_client = httpx.AsyncClient(
-                transport=make_transport(transport, limits),
+                transport=make_transport(transport, limits, self._resize_pool),
                 timeout=self._http_timeout,
                 follow_redirects=False,
                 trust_env=True,
@@ -211,8 +212,12 @@ class AsyncMindo:
         self._send_headers = template.headers
         self._send_headers.pop("Content-Length", None)
         self._send_extensions = template.extensions
-        self._connections = anyio.CapacityLimiter(max_connections)
         self._state = _State.OPEN
+
+    def _resize_pool(self, size: int) -> None:
+        # httpx's own pool is capped (see HTTPX_POOL_CAP): sends beyond it wait
+        # here, without a timeout, rather than in the pool with one.
+        self._connections.total_tokens = min(size, self._connections.total_tokens)
 
     # -- lifecycle ---------------------------------------------------------------
 

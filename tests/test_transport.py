@@ -1,0 +1,40 @@
+"""Transport choice: httpx's own pool is capped, and the client's limiter follows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from mindo_async import AsyncMindo
+from mindo_async._transport import HTTPX_POOL_CAP
+from mindo_async.testing import DEFAULT_API_KEY, Emulator, serve
+
+
+def test_httpx_transport_caps_the_pool_and_the_limiter() -> None:
+    """transport="httpx" with 100 connections asked gets HTTPX_POOL_CAP, and so does the limiter."""
+    mindo = AsyncMindo(api_key=DEFAULT_API_KEY, transport="httpx", max_connections=100)
+    assert mindo._connections.total_tokens == HTTPX_POOL_CAP
+    pool = mindo.http_client._transport._pool  # type: ignore[attr-defined]
+    assert pool._max_connections == HTTPX_POOL_CAP
+
+
+def test_small_pools_are_not_raised_to_the_cap() -> None:
+    """A pool smaller than the cap is kept as asked."""
+    mindo = AsyncMindo(api_key=DEFAULT_API_KEY, transport="httpx", max_connections=4)
+    assert mindo._connections.total_tokens == 4
+
+
+@pytest.mark.anyio
+async def test_auto_transport_sizes_the_limiter_for_the_pool_it_picks(anyio_backend: str) -> None:
+    """With transport auto, aiohttp's pool keeps max_connections; httpx's own (trio) is capped on first use."""
+    with serve(Emulator()) as server:
+        async with AsyncMindo(
+            api_key=server.api_key, base_url=server.base_url, max_connections=100
+        ) as mindo:
+            await mindo.send(
+                phone_number_id="813497231850626",
+                template_name="verification_code",
+                recipient_phone="+5491112345678",
+                variables={"name": "Juan", "code": "1"},
+            )
+            expected = 100 if anyio_backend == "asyncio" else HTTPX_POOL_CAP
+            assert mindo._connections.total_tokens == expected
