@@ -25,7 +25,7 @@ def test_small_pools_are_not_raised_to_the_cap() -> None:
 
 @pytest.mark.anyio
 async def test_auto_transport_sizes_the_limiter_for_the_pool_it_picks(anyio_backend: str) -> None:
-    """With transport auto, aiohttp's pool keeps max_connections; httpx's own (trio) is capped on first use."""
+    """Auto: aiohttp's pool keeps max_connections; httpx's own (on trio) is capped at first use."""
     with serve(Emulator()) as server:
         async with AsyncMindo(
             api_key=server.api_key, base_url=server.base_url, max_connections=100
