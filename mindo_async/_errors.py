@@ -300,8 +300,3 @@ class UnexpectedResponseError(APIError, DeliveryUnknownError):
             f"HTTP {self.status_code}: {self.message} "
             f"(the message may have been delivered; {self.attempts} attempt(s))"
         )
-
-
-def may_have_been_delivered(error: BaseException) -> bool:
-    """Whether ``error`` leaves open that the message reached WhatsApp."""
-    return isinstance(error, DeliveryUnknownError)
