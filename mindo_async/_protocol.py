@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from ._conversion import parse_timestamp, structure_sent_message
+from ._endpoints import SEND
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -38,7 +39,7 @@ from ._errors import (
 from ._models import SendRequest, SentMessage
 from ._version import __version__
 
-SEND_PATH = "/api/v1/meta-templates/send/"
+SEND_PATH = SEND.path
 USER_AGENT = f"mindo-async/{__version__}"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._endpoints import SEND
 from ._data import EmulatorData
 from ._faults import Fault, FaultConfig, FaultInjector, Plan
 from ._ledger import Ledger, LedgerEntry
@@ -38,7 +39,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: The one route of the Mindo API the emulator serves.
-SEND_PATH = "/api/v1/meta-templates/send/"
+SEND_PATH = SEND.path
 
 #: Django's default ``DATA_UPLOAD_MAX_MEMORY_SIZE``: larger bodies are refused.
 MAX_BODY_SIZE = 2_621_440
