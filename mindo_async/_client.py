@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import ipaddress
 import logging
 import os
 import time
@@ -16,6 +15,14 @@ import anyio
 import anyio.lowlevel
 import httpx
 
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    check_api_key,
+    check_base_url,
+)
 from ._conversion import encode_request
 from ._errors import (
     ClientClosedError,
@@ -38,18 +45,13 @@ from ._protocol import (
 )
 from ._retry import RetryPolicy
 from ._transport import TransportName, make_transport
-from ._validation import is_api_key, validate_request
+from ._validation import validate_request
 
 if TYPE_CHECKING:
     from ._fanout import ProgressCallback, ResultStream
     from ._journal import Journal
 
 logger = logging.getLogger("mindo_async")
-
-DEFAULT_BASE_URL = "https://api.mindosoftware.com"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_CONNECTIONS = 100
 
 
 class _Flight:
@@ -66,51 +68,6 @@ class _Flight:
 class _State(enum.Enum):
     OPEN = "open"
     CLOSED = "closed"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(base_url: str) -> str:
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError("base_url is not a valid URL") from exc
-    if url.userinfo:
-        # Checked first, and the URL is not echoed: it holds a password.
-        raise ConfigurationError("base_url must not contain credentials")
-    if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigurationError(
-            f"base_url {base_url!r} must be an absolute https:// URL, e.g. {DEFAULT_BASE_URL}"
-        )
-    if url.scheme == "http" and not _is_loopback(url.host):
-        raise ConfigurationError(
-            f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; "
-            "use https (plain http is allowed only for loopback hosts such as 127.0.0.1)"
-        )
-    if url.query or url.fragment:
-        raise ConfigurationError("base_url must not contain a query or a fragment")
-    return str(url).rstrip("/")
-
-
-def _check_api_key(api_key: str | None) -> str:
-    if api_key is None or api_key == "":
-        raise ConfigurationError(
-            "no API key: pass api_key=... or set the MINDO_API_KEY environment variable"
-        )
-    if not isinstance(api_key, str) or not is_api_key(api_key):
-        # The value itself is never echoed: it may be a real secret pasted wrongly.
-        raise ConfigurationError(
-            "the API key is malformed: a Mindo API key is 'mindo_' followed by letters, "
-            "digits, '_' or '-'"
-        )
-    return api_key
 
 
 class AsyncMindo:
@@ -154,10 +111,10 @@ class AsyncMindo:
         transport: TransportName = "auto",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self._api_key = _check_api_key(
+        self._api_key = check_api_key(
             api_key if api_key is not None else os.environ.get("MINDO_API_KEY")
         )
-        self._base_url = _check_base_url(
+        self._base_url = check_base_url(
             base_url or os.environ.get("MINDO_BASE_URL") or DEFAULT_BASE_URL
         )
         if not isinstance(max_retries, int) or max_retries < 0:

@@ -52,7 +52,8 @@ from ._bulk import (
     journal_key,
     result_row,
 )
-from ._client import AsyncMindo, _check_api_key, _check_base_url
+from ._client import AsyncMindo
+from ._config import check_api_key, check_base_url
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -142,9 +143,9 @@ def _configure_logging(verbose: bool) -> None:
 def _check_configuration(api_key: str | None, base_url: str | None) -> str | None:
     """Why the client cannot be configured from these values, or ``None``."""
     try:
-        _check_api_key(api_key)
+        check_api_key(api_key)
         if base_url:
-            _check_base_url(base_url)
+            check_base_url(base_url)
     except ConfigurationError as exc:
         message = str(exc)
         if "no API key" in message:

@@ -22,12 +22,6 @@ _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 # Meta's language codes: "es", "en", "fil", "pt_BR", "en_US", "zh_HK".
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2,3})?")
 _BUTTON_KEY = re.compile(r"button_(?:0|[1-9][0-9]{0,2})")
-_API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
-
-
-def is_api_key(value: str) -> bool:
-    """Whether ``value`` is shaped like a Mindo API key: ``mindo_`` then ``[A-Za-z0-9_-]+``."""
-    return _API_KEY.fullmatch(value) is not None
 
 
 def phone_problem(value: object) -> str | None:

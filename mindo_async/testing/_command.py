@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 
+from .._config import is_loopback
 from ._data import EmulatorData, load_data
 from ._emulator import Emulator
 from ._faults import FaultConfig
-from ._server import is_loopback, serve
+from ._server import serve
 
 #: Messages the command's ledger keeps (about 2 KB each).
 COMMAND_LEDGER_LIMIT = 100_000

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,13 +16,14 @@ from typing import Any
 
 import attrs
 
+from .._config import is_api_key
+
 #: The API key the emulator accepts unless told otherwise.
 DEFAULT_API_KEY = "mindo_emulator_0123456789abcdef"
 
 #: The phone number id used by every example in the API reference.
 DEFAULT_PHONE_NUMBER_ID = "813497231850626"
 
-_API_KEY_SHAPE = re.compile(r"mindo_[A-Za-z0-9_-]+")
 
 #: Template statuses as Meta reports them; only ``APPROVED`` can be sent.
 TEMPLATE_STATUSES = frozenset({"APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"})
@@ -33,7 +33,7 @@ BUTTON_TYPES = frozenset({"URL", "QUICK_REPLY", "PHONE_NUMBER", "COPY_CODE"})
 
 
 def _check_api_key(key: str) -> None:
-    if _API_KEY_SHAPE.fullmatch(key) is None:
+    if not is_api_key(key):
         raise ValueError(
             f"API key {key!r} does not have the Mindo shape 'mindo_' followed by "
             "letters, digits, '_' or '-'"

@@ -9,7 +9,6 @@ its own asyncio loop in its own thread.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import threading
 import time
@@ -53,16 +52,6 @@ class EmulatorServer:
     def ledger(self) -> Ledger:
         """The emulator's ledger (a shortcut for ``server.emulator.ledger``)."""
         return self.emulator.ledger
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:

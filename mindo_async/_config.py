@@ -1,0 +1,74 @@
+"""Configuration shared by the clients, the command and the emulator.
+
+One source for each fact: the API key's shape, the default base URL and
+timeouts, which hosts are loopback, and the checks of a key and a base URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import httpx
+
+from ._errors import ConfigurationError
+
+DEFAULT_BASE_URL = "https://api.mindosoftware.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 100
+
+_API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
+
+
+def is_api_key(value: str) -> bool:
+    """Whether ``value`` is shaped like a Mindo API key: ``mindo_`` then ``[A-Za-z0-9_-]+``."""
+    return _API_KEY.fullmatch(value) is not None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without its trailing slash; ``ConfigurationError`` when it is unsafe."""
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError("base_url is not a valid URL") from exc
+    if url.userinfo:
+        # Checked first, and the URL is not echoed: it holds a password.
+        raise ConfigurationError("base_url must not contain credentials")
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ConfigurationError(
+            f"base_url {base_url!r} must be an absolute https:// URL, e.g. {DEFAULT_BASE_URL}"
+        )
+    if url.scheme == "http" and not is_loopback(url.host):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; "
+            "use https (plain http is allowed only for loopback hosts such as 127.0.0.1)"
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError("base_url must not contain a query or a fragment")
+    return str(url).rstrip("/")
+
+
+def check_api_key(api_key: str | None) -> str:
+    """``api_key`` when it is shaped like a Mindo key; ``ConfigurationError`` otherwise."""
+    if api_key is None or api_key == "":
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the MINDO_API_KEY environment variable"
+        )
+    if not isinstance(api_key, str) or not is_api_key(api_key):
+        # The value itself is never echoed: it may be a real secret pasted wrongly.
+        raise ConfigurationError(
+            "the API key is malformed: a Mindo API key is 'mindo_' followed by letters, "
+            "digits, '_' or '-'"
+        )
+    return api_key
