@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import json
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._models import MessageStatus, SendRequest, SentMessage
 
@@ -42,12 +45,70 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 converter.register_structure_hook(MessageStatus | str, _structure_status)
+converter.register_structure_hook(date, lambda value, _: _parse_date(value))
+converter.register_structure_hook(time, lambda value, _: _parse_time(value))
 converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
 converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
 converter.register_unstructure_hook(
     SendRequest,
     make_dict_unstructure_fn(SendRequest, converter, _cattrs_omit_if_default=True),
 )
+
+
+def _parse_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value.strip())
+    raise TypeError(f"expected a YYYY-MM-DD string, got {type(value).__name__}")
+
+
+def _parse_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        return time.fromisoformat(value.strip())
+    raise TypeError(f"expected an HH:MM:SS string, got {type(value).__name__}")
+
+
+def camel(name: str) -> str:
+    """``snake_case`` to ``camelCase``: ``unique_numbers_sent_24h`` -> ``uniqueNumbersSent24h``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+_C = TypeVar("_C")
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def register_camel_case(cls: type[_C]) -> type[_C]:
+    """Structure ``cls`` (an attrs class) from a camelCase answer: one rename hook per class.
+
+    Use as a decorator on the models of the camelCase endpoints (see
+    ``_endpoints.Casing``); their field names stay snake_case in Python.
+    Unknown keys are ignored, as everywhere.
+    """
+    fields: Any = attrs.fields(cls)  # type: ignore[arg-type]
+    renames: dict[str, Any] = {field.name: override(rename=camel(field.name)) for field in fields}
+    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
+    return cls
+
+
+def open_enum(enum_type: type[_E]) -> Callable[[Any, Any], _E | str]:
+    """A structure hook for ``enum_type | str``: unknown values stay plain strings.
+
+    Register it for the union: ``converter.register_structure_hook(Tier | str, open_enum(Tier))``.
+    """
+
+    def structure(value: Any, _: Any) -> _E | str:
+        try:
+            return enum_type(value)
+        except ValueError:
+            if isinstance(value, str):
+                return value
+            raise
+
+    return structure
 
 
 def _json_default(value: Any) -> Any:
