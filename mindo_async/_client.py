@@ -5,14 +5,11 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 import httpx
 
 from ._config import (
@@ -22,47 +19,25 @@ from ._config import (
     DEFAULT_TIMEOUT,
     check_api_key,
     check_base_url,
+    proxy_for,
 )
-from ._conversion import encode_request
-from ._errors import (
-    ClientClosedError,
-    ConfigurationError,
-    DeliveryUnknownError,
-    MindoError,
-    RateLimitError,
-)
+from ._errors import ClientClosedError, ConfigurationError
+from ._fanout import ProgressCallback, ResultStream, stream_many
+from ._journal import Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
-from ._protocol import (
-    SEND_PATH,
-    FailureKind,
-    build_headers,
-    classify_exception,
-    error_for_failure,
-    interpret_response,
-    mask_phone,
-    redact,
-)
+from ._requester import Requester
 from ._retry import RetryPolicy
 from ._transport import TransportName, make_transport
-from ._validation import validate_request
-
-if TYPE_CHECKING:
-    from ._fanout import ProgressCallback, ResultStream
-    from ._journal import Journal
+from .resources import (
+    AsyncBulkSends,
+    AsyncBusiness,
+    AsyncBusinessAccounts,
+    AsyncContacts,
+    AsyncMessages,
+)
 
 logger = logging.getLogger("mindo_async")
-
-
-class _Flight:
-    """Where one delivery stands, for a caller that may be cancelled mid-way."""
-
-    __slots__ = ("ambiguous_before", "attempts", "maybe_sent")
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.maybe_sent = False
-        self.ambiguous_before = False
 
 
 class _State(enum.Enum):
@@ -140,36 +115,56 @@ class AsyncMindo:
             )
         self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
         self._pacer = Pacer(rate_limit)
-        self._url = self._base_url + SEND_PATH
-        self._headers = build_headers(self._api_key)
         self._owns_http_client = http_client is None
         self._connections = anyio.CapacityLimiter(max_connections)
+        transport_used: httpx.AsyncBaseTransport | None = None
         if http_client is None:
             limits = httpx.Limits(
                 max_connections=max_connections,
                 max_keepalive_connections=max_connections,
                 keepalive_expiry=30.0,
             )
+            # Decided once, here, with public APIs: the environment's proxy for an
+            # https base URL (a CONNECT tunnel: the proxy never sees the key), or
+            # the pool chosen by ``transport``.
+            proxy = proxy_for(self._base_url)
+            if proxy is not None:
+                transport_used = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+            else:
+                transport_used = make_transport(transport, limits, self._resize_pool)
             http_client = httpx.AsyncClient(
-                transport=make_transport(transport, limits, self._resize_pool),
+                transport=transport_used,
                 timeout=self._http_timeout,
                 follow_redirects=False,
-                trust_env=True,
+                trust_env=False,
             )
         elif transport != "auto":
             raise ConfigurationError("give either http_client or transport, not both")
         self._http = http_client
-        # Every send has the same URL, headers and timeouts: merge them with the
-        # client's own (base headers, params, cookies) once, here, instead of in
-        # build_request for every send. The body sets its own Content-Length.
-        template = http_client.build_request(
-            "POST", self._url, headers=self._headers, timeout=self._http_timeout
-        )
-        self._send_url = template.url
-        self._send_headers = template.headers
-        self._send_headers.pop("Content-Length", None)
-        self._send_extensions = template.extensions
         self._state = _State.OPEN
+        self._requester = Requester(
+            http_client,
+            base_url=self._base_url,
+            api_key=self._api_key,
+            timeout=self._http_timeout,
+            policy=self._policy,
+            pacer=self._pacer,
+            connections=self._connections,
+            # The client built here has no auth, hooks or redirects: its transport
+            # is called directly. A caller's own client goes through its send().
+            transport=transport_used,
+            ensure_open=self._ensure_open,
+        )
+        self.messages = AsyncMessages(self._requester)
+        """Template messages: ``send``, ``send_request``."""
+        self.bulk_sends = AsyncBulkSends(self._requester)
+        """Server-side bulk sends."""
+        self.business_accounts = AsyncBusinessAccounts(self._requester)
+        """Business accounts, phone numbers with tier and quota, and templates."""
+        self.contacts = AsyncContacts(self._requester)
+        """Contact lookup."""
+        self.business = AsyncBusiness(self._requester)
+        """The company's profile, hours and holidays."""
 
     def _resize_pool(self, size: int) -> None:
         # httpx's own pool is capped (see HTTPX_POOL_CAP): sends beyond it wait
@@ -265,155 +260,7 @@ class AsyncMindo:
     async def send_request(self, request: SendRequest) -> SentMessage:
         """Send one ``SendRequest``; the same promises as ``send``."""
         self._ensure_open()
-        message, _ = await self._deliver(validate_request(request))
-        return message
-
-    async def _post(self, body: bytes) -> httpx.Response:
-        # The same request as Request(content=body), at a third of the cost: with
-        # a stream given, httpx does not re-check and re-normalise every header.
-        headers = httpx.Headers(self._send_headers)
-        headers["Content-Length"] = str(len(body))
-        http_request = httpx.Request(
-            "POST",
-            self._send_url,
-            headers=headers,
-            stream=httpx.ByteStream(body),
-            extensions=dict(self._send_extensions),
-        )
-        http_request.read()
-        client = self._http
-        if (
-            not self._owns_http_client
-            or client.auth is not None
-            or client.event_hooks["request"]
-            or client.event_hooks["response"]
-        ):
-            return await client.send(http_request, follow_redirects=False)
-        # The client built here has no auth or hook (checked above) and never follows
-        # redirects, so AsyncClient.send would add only its cookie jar and bookkeeping,
-        # which on aiohttp's pool cost about as much CPU as the send itself (issue 6,
-        # benchmarks/). The request, the transport the client picks for the URL (its
-        # pool, or a proxy's from the environment), and the answer are the same. A
-        # caller's own http_client always goes through AsyncClient.send.
-        pool = client._transport_for_url(http_request.url)
-        response = await pool.handle_async_request(http_request)
-        try:
-            await response.aread()
-        except BaseException:
-            await response.aclose()
-            raise
-        return response
-
-    async def _deliver(
-        self, request: SendRequest, flight: _Flight | None = None
-    ) -> tuple[SentMessage, int]:
-        """Send a validated request with retries; return the message and the attempts made.
-
-        ``flight``, when given, is kept up to date: ``attempts`` made so far, and
-        ``maybe_sent`` while a request is on the wire or after an ambiguous failure,
-        so that a caller cancelled mid-way knows whether anything may have left.
-        """
-        body = encode_request(request)
-        number = request.phone_number_id
-        debug = logger.isEnabledFor(logging.DEBUG)
-        attempts = 0
-        while True:
-            self._ensure_open()
-            if self._http.is_closed:
-                # httpx would raise a RuntimeError that reads like a failed send.
-                raise ClientClosedError(
-                    "the http_client given to AsyncMindo was closed by its owner; nothing was sent"
-                )
-            paused = self._pacer.paused_for(number)
-            if paused > self._policy.max_retry_after:
-                # The API asked for a longer pause than we wait: fail fast, send nothing.
-                raise RateLimitError(
-                    f"phone number {number} is paused for {paused:.0f} s more at the API's "
-                    "request (Retry-After); not sent",
-                    status_code=429,
-                    attempts=attempts,
-                    request=request,
-                    retry_after=paused,
-                )
-            attempts += 1
-            await self._pacer.acquire(number)
-            error: MindoError
-            # A cancelled caller sends nothing (as anyio's acquire would ensure), but
-            # a free slot is taken without acquire's extra trip through the event
-            # loop: the send that follows yields anyway (issue 6, benchmarks/).
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            try:
-                self._connections.acquire_nowait()
-            except anyio.WouldBlock:
-                await self._connections.acquire()
-            try:
-                started = time.perf_counter()
-                if flight is not None:
-                    flight.attempts = attempts
-                    flight.maybe_sent = True
-                try:
-                    response = await self._post(body)
-                except MindoError:
-                    # Raised by this library before anything left (a misused transport).
-                    if flight is not None:
-                        flight.maybe_sent = flight.ambiguous_before
-                    raise
-                except Exception as exc:
-                    failure = classify_exception(exc)
-                    error = error_for_failure(failure, request=request, attempts=attempts)
-                    error.__cause__ = exc
-                    if flight is not None and failure.kind is not FailureKind.MAYBE_SENT:
-                        flight.maybe_sent = flight.ambiguous_before
-                    if debug:
-                        self._log(request, attempts, started, None, failure.description)
-                else:
-                    outcome = interpret_response(
-                        response.status_code,
-                        response.headers,
-                        redact(response.content, self._api_key),
-                        request=request,
-                        attempts=attempts,
-                    )
-                    if debug:
-                        self._log(request, attempts, started, response.status_code, None)
-                    if isinstance(outcome, SentMessage):
-                        return outcome, attempts
-                    error = outcome
-                    if flight is not None and not isinstance(error, DeliveryUnknownError):
-                        # The server answered and did not process it.
-                        flight.maybe_sent = flight.ambiguous_before
-            finally:
-                self._connections.release()
-            if flight is not None and isinstance(error, DeliveryUnknownError):
-                flight.ambiguous_before = True
-            if isinstance(error, RateLimitError) and error.retry_after is not None:
-                # Refused before processing: every sender of this number waits (or,
-                # past max_retry_after, fails fast without sending; see above).
-                self._pacer.pause(number, error.retry_after)
-            delay = self._policy.delay_before_retry(error, attempts)
-            if delay is None:
-                raise error
-            if debug:
-                logger.debug("retrying in %.3fs after %s", delay, type(error).__name__)
-            await anyio.sleep(delay)
-
-    def _log(
-        self,
-        request: SendRequest,
-        attempt: int,
-        started: float,
-        status: int | None,
-        failure: str | None,
-    ) -> None:
-        logger.debug(
-            "POST %s status=%s elapsed=%.1fms attempt=%d to=%s%s",
-            SEND_PATH,
-            status if status is not None else "-",
-            (time.perf_counter() - started) * 1000.0,
-            attempt,
-            mask_phone(str(request.recipient_phone)),
-            f" failure={failure}" if failure else "",
-        )
+        return await self.messages.send_request(request)
 
     # -- many sends ----------------------------------------------------------------
 
@@ -434,11 +281,9 @@ class AsyncMindo:
         ``requests`` is consumed lazily, so memory stays proportional to ``concurrency``.
         See ``send_many`` for the options.
         """
-        from ._fanout import stream_many
-
         self._ensure_open()
         return stream_many(
-            self,
+            self._requester,
             requests,
             concurrency=concurrency,
             dedupe=dedupe,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.request
 
 import httpx
 
@@ -72,3 +73,24 @@ def check_api_key(api_key: str | None) -> str:
             "digits, '_' or '-'"
         )
     return api_key
+
+
+def proxy_for(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url``, or ``None`` to connect directly.
+
+    Read once, when a client is built, from ``HTTPS_PROXY``/``ALL_PROXY`` and
+    ``NO_PROXY`` (any case). Only an ``https`` base URL goes through a proxy: the
+    proxy then sees a CONNECT tunnel, never the API key. A plain-http base URL
+    (a loopback emulator) is always reached directly.
+    """
+    url = httpx.URL(base_url)
+    if url.scheme != "https":
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get("https") or proxies.get("all")
+    if not proxy:
+        return None
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+        return None
+    return proxy

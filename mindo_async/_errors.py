@@ -23,7 +23,16 @@ The hierarchy, and what each branch tells the caller about delivery::
         ├── RateLimitError (429)              NOT delivered (refused before processing)
         ├── ServerError (5xx)                 501 and 503: NOT delivered
         │   └── ServerDeliveryUnknownError (also DeliveryUnknownError): 500, 502, 504, ...
-        └── UnexpectedResponseError (also DeliveryUnknownError): a 2xx, not the documented body
+        └── InvalidResponseError              a read's answer is not the documented one
+            └── UnexpectedResponseError (also DeliveryUnknownError): the same for a send
+
+Only the non-idempotent endpoints (``send`` and ``send-bulk``) raise
+``DeliveryUnknownError``: a read (GET) changes nothing at the server, so its
+ambiguous failures are ``APIConnectionError`` or ``ServerError`` and are retried.
+
+Errors raised for a request carry ``endpoint`` (the ``Endpoint`` of the table),
+``method`` and ``url``, and ``request``: the request object of that endpoint
+(a ``SendRequest`` for a send).
 
 Every exception text is built from the server's message and the request's
 non-secret fields only: the API key never appears in one.
@@ -35,11 +44,25 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._models import SendRequest
+    from ._endpoints import Endpoint
 
 
 class MindoError(Exception):
     """Base class of every exception raised by mindo_async."""
+
+
+class _RequestContext:
+    """Where a request-level error happened: set by the requester when it raises."""
+
+    #: The endpoint of the failed request, from the endpoint table.
+    endpoint: Endpoint | None = None
+    #: The URL requested (it never holds the API key, which travels in a header).
+    url: str | None = None
+
+    @property
+    def method(self) -> str | None:
+        """The HTTP method of the failed request."""
+        return self.endpoint.method if self.endpoint is not None else None
 
 
 class ConfigurationError(MindoError, ValueError):
@@ -62,8 +85,12 @@ class InvalidRequestError(MindoError, ValueError):
         super().__init__(f"invalid request, nothing was sent: {details}")
 
 
-class APIConnectionError(MindoError):
-    """The request provably never reached the server, even after retries; nothing was sent.
+class APIConnectionError(_RequestContext, MindoError):
+    """The request failed on the connection, even after retries.
+
+    For a send: it provably never reached the server; nothing was sent (a send
+    that may have reached it is a ``DeliveryUnknownError`` instead). For a read,
+    any failure on the connection (read timeouts and drops included).
 
     ``retryable`` is false when trying again cannot help (a TLS certificate
     failure, an unsupported URL), so it was not retried.
@@ -75,7 +102,7 @@ class APIConnectionError(MindoError):
         *,
         attempts: int = 1,
         retryable: bool = True,
-        request: SendRequest | None = None,
+        request: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -87,7 +114,7 @@ class APIConnectionError(MindoError):
         return f"{self.message} (never reached the server; {self.attempts} attempt(s))"
 
 
-class DeliveryUnknownError(MindoError):
+class DeliveryUnknownError(_RequestContext, MindoError):
     """The request may have been processed: the message may have been delivered.
 
     Raised for read timeouts, connections dropped after the request was sent,
@@ -97,12 +124,10 @@ class DeliveryUnknownError(MindoError):
     sent, so the caller can decide (check with the recipient, or resend knowingly).
     """
 
-    request: SendRequest | None
+    request: Any
     attempts: int
 
-    def __init__(
-        self, message: str, *, request: SendRequest | None = None, attempts: int = 1
-    ) -> None:
+    def __init__(self, message: str, *, request: Any = None, attempts: int = 1) -> None:
         super().__init__(message)
         self.message = message
         self.request = request
@@ -128,7 +153,7 @@ class AlreadyProcessedError(SkippedError):
     """Skipped: the journal says this request was already sent (or may have been)."""
 
 
-class APIError(MindoError):
+class APIError(_RequestContext, MindoError):
     """The server answered with an error status.
 
     ``status_code`` is the HTTP status, ``body`` the decoded JSON body (or the
@@ -148,7 +173,7 @@ class APIError(MindoError):
         status_code: int,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
     ) -> None:
         MindoError.__init__(self, message)
         self.message = message
@@ -175,7 +200,7 @@ class ValidationError(BadRequestError):
         status_code: int,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
         field_errors: Mapping[str, list[str]] | None = None,
     ) -> None:
         super().__init__(
@@ -218,7 +243,7 @@ class RateLimitError(APIError):
         status_code: int = 429,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
@@ -240,7 +265,7 @@ class ServerError(APIError):
         status_code: int,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
@@ -259,7 +284,7 @@ class ServerDeliveryUnknownError(ServerError, DeliveryUnknownError):
         status_code: int,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
         retry_after: float | None = None,
     ) -> None:
         ServerError.__init__(
@@ -279,8 +304,14 @@ class ServerDeliveryUnknownError(ServerError, DeliveryUnknownError):
         )
 
 
-class UnexpectedResponseError(APIError, DeliveryUnknownError):
-    """A 2xx (or other) answer whose body is not the documented one: it may have been sent."""
+class InvalidResponseError(APIError):
+    """The answer to a read is not the documented one (a 2xx body of another shape, a 3xx,
+    or a pagination link to another host, refused without a request)."""
+
+
+class UnexpectedResponseError(InvalidResponseError, DeliveryUnknownError):
+    """A 2xx (or other) answer to a send whose body is not the documented one: it may have
+    been sent."""
 
     def __init__(
         self,
@@ -289,7 +320,7 @@ class UnexpectedResponseError(APIError, DeliveryUnknownError):
         status_code: int,
         body: Any = None,
         attempts: int = 1,
-        request: SendRequest | None = None,
+        request: Any = None,
     ) -> None:
         APIError.__init__(
             self, message, status_code=status_code, body=body, attempts=attempts, request=request

@@ -33,10 +33,11 @@ from ._errors import (
 )
 from ._journal import IN_FLIGHT, Journal, SQLiteJournal, request_digest
 from ._models import Outcome, SendRequest, SendResult
+from ._requester import Flight
 from ._validation import validate_request
 
 if TYPE_CHECKING:
-    from ._client import AsyncMindo
+    from ._requester import Deliverer
 
 logger = logging.getLogger("mindo_async")
 
@@ -115,7 +116,7 @@ class _Run:
 
     def __init__(
         self,
-        client: AsyncMindo,
+        client: Deliverer,
         requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
         *,
         dedupe: bool,
@@ -280,15 +281,13 @@ class _Run:
         if breaker is not None:
             return _skipped(request, index, breaker, reason=_breaker_reason(breaker))
 
-        from ._client import _Flight
-
-        flight = _Flight()
+        flight = Flight()
         if journal_key is not None:
             assert self.journal is not None
             # Durable before the request can leave; see Journal.begin.
             self.journal.begin(journal_key)
         try:
-            message, attempts = await self.client._deliver(ready, flight)
+            message, attempts = await self.client.deliver(ready, flight)
         except Exception as exc:
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
             if isinstance(exc, DeliveryUnknownError):
@@ -406,7 +405,7 @@ def _open_journal(journal: str | os.PathLike[str] | Journal | None) -> tuple[Jou
 
 @asynccontextmanager
 async def stream_many(
-    client: AsyncMindo,
+    client: Deliverer,
     requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
     *,
     concurrency: int,

@@ -25,6 +25,7 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     DeliveryUnknownError,
+    InvalidResponseError,
     NotFoundError,
     PermissionDeniedError,
     PhoneNumberNotFoundError,
@@ -168,10 +169,15 @@ def error_for_response(
     headers: Mapping[str, str],
     content: bytes,
     *,
-    request: SendRequest | None = None,
+    request: object = None,
     attempts: int = 1,
+    idempotent: bool = False,
 ) -> APIError:
-    """The exception that a non-success answer means (not raised here)."""
+    """The exception that a non-success answer means (not raised here).
+
+    ``idempotent`` is the endpoint's: an ambiguous answer to a read (a 5xx, a
+    2xx of another shape) cannot mean that something was delivered.
+    """
     body = _decode_body(content)
     reason = httpx.codes.get_reason_phrase(status_code) or "error"
     message = _server_message(body, f"{reason}")
@@ -201,6 +207,12 @@ def error_for_response(
         return NotFoundError(message, **common)
     if status_code == 429:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **common)
+    if status_code >= 500 and idempotent:
+        return ServerError(message, retry_after=parse_retry_after(headers), **common)
+    if idempotent and 200 <= status_code < 400:
+        return InvalidResponseError(
+            f"unexpected HTTP {status_code} (redirects are never followed): {message}", **common
+        )
     if status_code in (501, 503):
         return ServerError(message, retry_after=parse_retry_after(headers), **common)
     if status_code >= 500:
@@ -358,14 +370,18 @@ def classify_exception(exc: BaseException) -> TransportFailure:
 
 
 def error_for_failure(
-    failure: TransportFailure, *, request: SendRequest, attempts: int
+    failure: TransportFailure, *, request: object, attempts: int, idempotent: bool = False
 ) -> APIConnectionError | DeliveryUnknownError:
-    """The exception that a classified transport failure means (not raised here)."""
-    if failure.kind is FailureKind.MAYBE_SENT:
+    """The exception that a classified transport failure means (not raised here).
+
+    For an idempotent endpoint (a read) a failure after the request may have
+    left is a retryable ``APIConnectionError``: repeating a read is harmless.
+    """
+    if failure.kind is FailureKind.MAYBE_SENT and not idempotent:
         return DeliveryUnknownError(failure.description, request=request, attempts=attempts)
     return APIConnectionError(
         failure.description,
         attempts=attempts,
-        retryable=failure.kind is FailureKind.NEVER_SENT,
+        retryable=failure.kind is not FailureKind.NEVER_SENT_PERMANENT,
         request=request,
     )

@@ -41,6 +41,8 @@ class RetryPolicy:
         error: MindoError,
         attempts: int,
         random: Callable[[], float] = _random.random,
+        *,
+        idempotent: bool = False,
     ) -> float | None:
         """Seconds to wait before attempt ``attempts + 1``, or ``None`` to give up and raise.
 
@@ -49,10 +51,14 @@ class RetryPolicy:
         every other answer, and every ``DeliveryUnknownError`` unless
         ``retry_ambiguous`` is set. A server's ``Retry-After`` replaces the backoff;
         one longer than ``max_retry_after`` means giving up.
+
+        For an ``idempotent`` endpoint (a read) the rules are a read's: every
+        failure on the connection, 429, 500, 502, 503 and 504 are retried (not 501:
+        "not implemented" will not change), with the same backoff.
         """
         if attempts > self.max_retries:
             return None
-        if not is_retryable(error, retry_ambiguous=self.retry_ambiguous):
+        if not is_retryable(error, retry_ambiguous=self.retry_ambiguous, idempotent=idempotent):
             return None
         retry_after = (
             error.retry_after if isinstance(error, (RateLimitError, ServerError)) else None
@@ -64,8 +70,23 @@ class RetryPolicy:
         return self.backoff(attempts, random)
 
 
-def is_retryable(error: MindoError, *, retry_ambiguous: bool = False) -> bool:
-    """Whether sending again after ``error`` is safe (or allowed, for ambiguous errors)."""
+#: The statuses after which a read (GET) is tried again.
+READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_retryable(
+    error: MindoError, *, retry_ambiguous: bool = False, idempotent: bool = False
+) -> bool:
+    """Whether sending again after ``error`` is safe (or allowed, for ambiguous errors).
+
+    ``idempotent``: the request is a read, which may be repeated after any
+    failure on the connection and after 429, 500, 502, 503 and 504.
+    """
+    if idempotent:
+        if isinstance(error, APIConnectionError):
+            return error.retryable
+        status = getattr(error, "status_code", None)
+        return isinstance(error, (RateLimitError, ServerError)) and status in READ_RETRY_STATUSES
     if isinstance(error, DeliveryUnknownError):
         return retry_ambiguous
     if isinstance(error, APIConnectionError):

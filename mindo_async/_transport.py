@@ -21,6 +21,23 @@ TransportName = Literal["auto", "aiohttp", "httpx"]
 #: wait in AsyncMindo's own limiter, which has no timeout.
 HTTPX_POOL_CAP = 20
 
+#: How httpx's ``AsyncClient`` picks a transport, as imported. Only compared,
+#: never called: respx's httpx mocker (``respx.mock(using="httpx")``) replaces it
+#: on the class, and then every request must go through ``AsyncClient.send``
+#: so that the mock sees it. ``tests/test_transport.py`` fails if httpx renames it.
+_ROUTING = getattr(httpx.AsyncClient, "_transport_for_url", None)
+
+
+def client_routing_is_patched() -> bool:
+    """Whether a mocking library has replaced how ``httpx.AsyncClient`` routes requests.
+
+    The library hands requests of the client it built straight to that client's
+    transport (the fast path); while a mock such as respx's is active they go
+    through ``AsyncClient.send`` instead, where the mock intercepts them.
+    """
+    return getattr(httpx.AsyncClient, "_transport_for_url", None) is not _ROUTING
+
+
 #: Told the pool size when the transport chosen caps it.
 PoolSizeCallback = Callable[[int], None]
 

@@ -38,3 +38,21 @@ async def test_auto_transport_sizes_the_limiter_for_the_pool_it_picks(anyio_back
             )
             expected = 100 if anyio_backend == "asyncio" else HTTPX_POOL_CAP
             assert mindo._connections.total_tokens == expected
+
+
+def test_httpx_still_routes_through_the_attribute_the_fast_path_watches() -> None:
+    """httpx's ``AsyncClient._transport_for_url`` exists, and respx's mocker replaces it.
+
+    The fast path hands requests straight to the transport unless that attribute
+    was patched (``client_routing_is_patched``); if httpx renames it, this fails.
+    """
+    import httpx
+    import respx
+
+    from mindo_async._transport import client_routing_is_patched
+
+    assert callable(getattr(httpx.AsyncClient, "_transport_for_url", None))
+    assert not client_routing_is_patched()
+    with respx.mock(using="httpx"):
+        assert client_routing_is_patched()
+    assert not client_routing_is_patched()
