@@ -224,7 +224,6 @@ async def _stubbed(count: int, content: bytes) -> dict[str, float]:
     async with AsyncMindo(
         api_key=API_KEY, base_url="http://127.0.0.1:9", rate_limit=None, max_connections=64
     ) as client:
-
         _stub_network(client, answer)
         deliver_one = deliver_of(client)
         requests = [make_request(index) for index in range(count)]

@@ -98,7 +98,7 @@ def is_authenticated(data: EmulatorData, api_key: str | None) -> bool:
 
 
 def check_send(data: EmulatorData, api_key: str | None, raw_body: bytes) -> Reply | ValidSend:
-    """Decide what the gateway answers to ``POST /api/v1/meta-templates/send/``."""
+    """Decide what the gateway answers to a send (``POST`` to the send endpoint)."""
     if not is_authenticated(data, api_key):
         return unauthenticated()
 
