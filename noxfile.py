@@ -1,11 +1,11 @@
-"""Project tasks: ``nox -s tests``, ``lint``, ``typecheck`` and ``bench``."""
+"""Project tasks: ``nox -s tests``, ``fast``, ``lint``, ``typecheck``, ``docs`` and ``bench``."""
 
 from __future__ import annotations
 
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -14,6 +14,20 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (asyncio and trio) against the installed package."""
     session.install(".[dev]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The test suite without the slow tests (``-m "not slow"``): for the edit-test loop."""
+    session.install(".[dev]")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the API reference (mkdocs, strict): a broken docstring or a missing page fails."""
+    session.install(".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(session.create_tmp()) + "/site")
 
 
 @nox.session

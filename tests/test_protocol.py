@@ -55,7 +55,8 @@ from mindo_async._protocol import (
 )
 
 API_KEY = "mindo_test0123456789abcdefABCDEF"
-SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "mindo-api" / "send-message.md"
+#: The send endpoint's reference page, vendored from the API documentation.
+SPEC = Path(__file__).resolve().parent / "reference" / "send-message.md"
 
 REQUEST = SendRequest(
     phone_number_id="813497231850626",
@@ -111,8 +112,8 @@ EXPECTED_ERROR: dict[tuple[int, str], type[APIError]] = {
 }
 
 
-def _spec_text() -> str | None:
-    return SPEC.read_text(encoding="utf-8") if SPEC.is_file() else None
+def _spec_text() -> str:
+    return SPEC.read_text(encoding="utf-8")
 
 
 def _spec_response_examples(text: str) -> dict[tuple[int, str], Any]:
@@ -131,14 +132,10 @@ def _examples() -> list[Any]:
         pytest.param(key, body, id=f"inline-{key[0]}-{key[1]}")
         for key, body in INLINE_RESPONSE_EXAMPLES.items()
     ]
-    text = _spec_text()
-    if text is None:
-        params.append(pytest.param(None, None, id="spec", marks=pytest.mark.skip("no spec file")))
-    else:
-        params += [
-            pytest.param(key, body, id=f"spec-{key[0]}-{key[1]}")
-            for key, body in _spec_response_examples(text).items()
-        ]
+    params += [
+        pytest.param(key, body, id=f"spec-{key[0]}-{key[1]}")
+        for key, body in _spec_response_examples(_spec_text()).items()
+    ]
     return params
 
 
@@ -162,8 +159,6 @@ def respond(
 def test_spec_examples_match_the_inline_copy() -> None:
     """The spec's request and response examples are exactly the ones these tests carry inline."""
     text = _spec_text()
-    if text is None:
-        pytest.skip(f"spec not found at {SPEC}")
     assert _spec_response_examples(text) == INLINE_RESPONSE_EXAMPLES
     assert _spec_request_example(text) == INLINE_REQUEST_EXAMPLE
 
