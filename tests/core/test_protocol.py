@@ -56,7 +56,7 @@ from mindo_async._protocol import (
 
 API_KEY = "mindo_test0123456789abcdefABCDEF"
 #: The send endpoint's reference page, vendored from the API documentation.
-SPEC = Path(__file__).resolve().parent / "reference" / "send-message.md"
+SPEC = Path(__file__).resolve().parents[1] / "reference" / "send-message.md"
 
 REQUEST = SendRequest(
     phone_number_id="813497231850626",

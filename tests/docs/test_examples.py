@@ -21,7 +21,7 @@ import pytest
 from mindo_async import AsyncMindo, SendRequest
 from mindo_async.testing import EmulatorServer, Fault
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NUMBER_ID = "813497231850626"
 
 

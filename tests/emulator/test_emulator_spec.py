@@ -34,7 +34,7 @@ from mindo_async.testing import (
     serve,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "mindo-api" / "send-message.md"
+SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "mindo-api" / "send-message.md"
 SPEC_TEXT = SPEC_PATH.read_text(encoding="utf-8") if SPEC_PATH.is_file() else None
 needs_spec = pytest.mark.skipif(SPEC_TEXT is None, reason=f"{SPEC_PATH} is not present")
 
