@@ -21,7 +21,33 @@ _DIGITS = re.compile(r"[0-9]+")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 # Meta's language codes: "es", "en", "fil", "pt_BR", "en_US", "zh_HK".
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2,3})?")
-_BUTTON_KEY = re.compile(r"button_(?:0|[1-9][0-9]{0,2})")
+#: Button variable keys: ``button_`` and the button's position, from 0 (``button_0``, ...).
+BUTTON_KEY = re.compile(r"button_(?:0|[1-9][0-9]{0,2})")
+#: Template variable names, as the ``mindo`` command accepts them: lowercase letters,
+#: digits and underscores (Meta's rule for named template parameters; positional
+#: templates use "1", "2", ...). ``SendRequest`` itself is not held to it: the
+#: library sends whatever names the caller gives.
+VARIABLE_NAME = re.compile(r"[a-z0-9_]+")
+
+
+def suggested_variable_name(name: str) -> str:
+    """``name`` made into a variable name (``"First Name"`` -> ``"first_name"``); may be empty."""
+    return re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+
+
+def variable_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a template variable's name, or ``None`` when it can.
+
+    The one rule of the ``mindo`` command, for ``mindo send --var NAME=VALUE``
+    and for the columns (or keys) of a ``mindo bulk`` file: lowercase letters,
+    digits and underscores. The text is the reason only; callers say which flag
+    or column it is about.
+    """
+    if VARIABLE_NAME.fullmatch(name) is not None:
+        return None
+    suggestion = suggested_variable_name(name)
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    return f"variable names are lowercase letters, digits and underscores{hint}"
 
 
 def phone_problem(value: object) -> str | None:
@@ -166,7 +192,7 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
             add("button_variables", f"must be a mapping, not {type(buttons).__name__}")
         else:
             for key, value in buttons.items():
-                if not isinstance(key, str) or _BUTTON_KEY.fullmatch(key) is None:
+                if not isinstance(key, str) or BUTTON_KEY.fullmatch(key) is None:
                     add(
                         "button_variables",
                         f"has an invalid key {key!r}: keys are button_0, button_1, ...",

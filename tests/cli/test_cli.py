@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from mindo_async._commands import app
+from mindo_async.cli import app
 from mindo_async.testing import DEFAULT_API_KEY, Emulator, EmulatorServer, Fault, serve
 
 NUMBER_ID = "813497231850626"
@@ -723,11 +723,12 @@ def test_missing_cli_extra_gives_one_clear_sentence(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without typer installed, `mindo` says which extra to install and exits 2."""
-    from mindo_async import _cli
+    from mindo_async import cli
 
     monkeypatch.setitem(sys.modules, "typer", None)
-    monkeypatch.delitem(sys.modules, "mindo_async._commands")
+    for name in [name for name in sys.modules if name.startswith("mindo_async.cli.")]:
+        monkeypatch.delitem(sys.modules, name)
     with pytest.raises(SystemExit) as caught:
-        _cli.main()
+        cli.main()
     assert caught.value.code == 2
     assert 'pip install "mindo-async[cli]"' in capsys.readouterr().err

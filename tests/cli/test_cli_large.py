@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mindo_async._commands import app
+from mindo_async.cli import app
 from mindo_async.testing import Emulator, FaultConfig, serve
 
 ROWS = 10_000

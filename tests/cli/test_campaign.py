@@ -1,4 +1,4 @@
-"""Campaign files without any network: reading, checking, results, counting (mindo_async._bulk)."""
+"""Campaign files without any network: reading, checking, results, counting."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mindo_async import AlreadyProcessedError, DuplicateRequestError, Outcome, SendRequest
-from mindo_async._bulk import (
+from mindo_async.campaign import (
     MAX_REPORTED,
-    BulkFileError,
+    CampaignFileError,
     InOrder,
     ResultWriter,
     Row,
@@ -50,7 +50,7 @@ def test_format_from_extension_then_content(tmp_path: Path) -> None:
     assert detect_format(write(tmp_path / "a.data", '\ufeff  {"a": 1}')) == "jsonl"
     assert detect_format(write(tmp_path / "b.data", "recipient_phone\n")) == "csv"
     assert detect_format(tmp_path / "a.CSV", "jsonl") == "jsonl"
-    with pytest.raises(BulkFileError):
+    with pytest.raises(CampaignFileError):
         detect_format(tmp_path / "a.CSV", "xlsx")
 
 
@@ -58,7 +58,7 @@ def test_encoding_errors_name_the_line(tmp_path: Path) -> None:
     """A Windows-1252 byte on line 3 is reported on line 3 with the byte."""
     path = tmp_path / "a.csv"
     path.write_bytes("a\nb\nca\u00f1a\n".encode("cp1252"))
-    with pytest.raises(BulkFileError) as caught:
+    with pytest.raises(CampaignFileError) as caught:
         check_encoding(path)
     assert caught.value.line == 3
     assert "0xf1" in str(caught.value)
@@ -110,7 +110,7 @@ def test_button_columns_become_button_variables(tmp_path: Path) -> None:
     assert row.request.button_variables == {"button_0": "X"}
     assert row.request.variables == {"name": "A"}
     bad = write(tmp_path / "b.csv", f"recipient_phone,button-1\n{phone(1)},X\n")
-    with pytest.raises(BulkFileError, match="button_0, button_1"):
+    with pytest.raises(CampaignFileError, match="button_0, button_1"):
         list(read_rows(bad, file_format="csv", defaults=DEFAULTS))
 
 
@@ -196,7 +196,7 @@ def test_variables_problem_wording() -> None:
 def test_declared_variables(tmp_path: Path) -> None:
     """--variables: an unknown column refuses the file; a missing value is a row problem."""
     unknown = write(tmp_path / "a.csv", f"recipient_phone,name,extra\n{phone(1)},A,B\n")
-    with pytest.raises(BulkFileError, match="unknown variable 'extra'"):
+    with pytest.raises(CampaignFileError, match="unknown variable 'extra'"):
         check_file(unknown, defaults=DEFAULTS, declared=frozenset({"name", "code"}))
     missing = write(tmp_path / "b.csv", f"recipient_phone,name,code\n{phone(1)},A,\n")
     check = check_file(missing, defaults=DEFAULTS, declared=frozenset({"name", "code"}))
@@ -270,7 +270,7 @@ def test_result_writer_jsonl_and_csv(tmp_path: Path) -> None:
             ["line", "recipient_phone", "outcome", "message_id", "error"],
             ["2", phone(1), "sent", "wamid.X", ""],
         ]
-    with pytest.raises(BulkFileError):
+    with pytest.raises(CampaignFileError):
         ResultWriter(tmp_path / "r.txt")
 
 

@@ -1,9 +1,10 @@
 """``mindo demo``: a whole campaign against a local emulator, with faults, and no account.
 
 It serves the emulator over a real loopback socket, writes a CSV of generated
-recipients, runs exactly what ``mindo bulk`` runs on it, and then checks the
-results against the emulator's ledger: every ``sent`` row is in it once, no
-``rejected`` row is in it, and nothing was accepted twice.
+recipients, runs exactly what ``mindo bulk`` runs on it (``run_campaign``, drawn
+by the same ``RichView``), and then checks the results against the emulator's
+ledger: every ``sent`` row is in it once, no ``rejected`` row is in it, and
+nothing was accepted twice.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ import random
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Annotated
 
 import phonenumbers
+import typer
 from rich.console import Console
 
-from ._bulk import RowDefaults
-from ._commands import BulkOptions, default_journal, run_bulk
-from .testing import DEFAULT_PHONE_NUMBER_ID, Emulator, FaultConfig, serve
+from ..campaign import CampaignOptions, RowDefaults, default_journal, run_campaign
+from ..testing import DEFAULT_PHONE_NUMBER_ID, Emulator, FaultConfig, serve
+from ._common import consoles
+from .campaign import RichView
+
+app = typer.Typer()
 
 #: A little of everything a real gateway does, few enough to finish in seconds.
 DEMO_FAULTS = FaultConfig(
@@ -99,7 +105,7 @@ def run_demo(*, count: int, concurrency: int, seed: int, out: Console, err: Cons
             "`mindo bulk` to a local Mindo emulator."
         )
         out.print(f"Emulator: {server.base_url} ({_describe_faults(DEMO_FAULTS)}).")
-        options = BulkOptions(
+        options = CampaignOptions(
             path=campaign,
             defaults=RowDefaults(
                 phone_number_id=DEFAULT_PHONE_NUMBER_ID, template_name="welcome_message"
@@ -112,7 +118,7 @@ def run_demo(*, count: int, concurrency: int, seed: int, out: Console, err: Cons
             base_url=server.base_url,
             timeout=10.0,
         )
-        report = run_bulk(options, out, err)
+        report = run_campaign(options, RichView(out, err))
         if report.tally is None:
             return report.exit_code
         return _reconcile(emulator, results, out, err, report.exit_code)
@@ -170,3 +176,20 @@ def _reconcile(emulator: Emulator, results: Path, out: Console, err: Console, co
         f"{len(rejected_in_ledger)} rejected rows accepted, {len(duplicates)} duplicates."
     )
     return 1
+
+
+@app.command()
+def demo(
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=200_000, help="Recipients to generate.")
+    ] = 3000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=1024, help="Sends in flight.")
+    ] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the recipients and the faults.")] = 2024,
+) -> None:
+    """Run a whole campaign against a local emulator, with faults: no account needed."""
+    out_console, err_console = consoles()
+    raise typer.Exit(
+        run_demo(count=count, concurrency=concurrency, seed=seed, out=out_console, err=err_console)
+    )
