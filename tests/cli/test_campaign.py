@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import mindo_async
 from mindo_async import AlreadyProcessedError, DuplicateRequestError, Outcome, SendRequest
+from mindo_async._fanout import Progress
+from mindo_async._journal import IN_FLIGHT, JournalEntry, request_key
+from mindo_async._models import SendResult
 from mindo_async.campaign import (
+    EXIT_NOT_ALL_SENT,
+    EXIT_OK,
+    EXIT_USAGE,
     MAX_REPORTED,
     CampaignFileError,
+    CampaignOptions,
     InOrder,
+    ProgressCallback,
     ResultWriter,
     Row,
     RowDefaults,
@@ -21,15 +33,16 @@ from mindo_async.campaign import (
     check_encoding,
     check_file,
     checked_rows,
+    default_journal,
     detect_format,
     interrupted_row,
     journal_key,
     read_rows,
     result_row,
+    run_campaign,
     variables_problem,
 )
-from mindo_async._journal import IN_FLIGHT, JournalEntry, request_key
-from mindo_async._models import SendResult
+from mindo_async.testing import Emulator, serve
 
 DEFAULTS = RowDefaults(phone_number_id="813497231850626", template_name="welcome_message")
 
@@ -351,3 +364,162 @@ def test_tally_outcomes_group_kinds() -> None:
         tally.add(RowResult(1, "", "x", kind=kind))
     assert [tally.outcome(o) for o in ("sent", "rejected", "unknown", "skipped")] == [1, 1, 0, 2]
     assert tally.done == 2
+
+
+# -- the run, without a terminal -------------------------------------------------------
+
+
+class Collected:
+    """A ``CampaignView`` that keeps what a run shows, instead of drawing it."""
+
+    def __init__(self) -> None:
+        self.printed: list[str] = []
+        self.warned: list[str] = []
+        self.progress_calls: list[tuple[int, int]] = []
+        self.updates: list[Progress] = []
+        self.summaries: list[tuple[Tally, str]] = []
+
+    def print(self, text: str) -> None:
+        self.printed.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warned.append(text)
+
+    @contextlib.contextmanager
+    def progress(self, *, total: int, invalid: int) -> Iterator[ProgressCallback]:
+        self.progress_calls.append((total, invalid))
+        yield self.updates.append
+
+    def summary(self, tally: Tally, *, name: str, elapsed: float, throughput: float) -> None:
+        self.summaries.append((tally, name))
+
+
+def test_run_campaign_reports_through_its_view(tmp_path: Path) -> None:
+    """``run_campaign`` checks, sends and summarizes through a plain view: no typer, no rich."""
+    source = write(
+        tmp_path / "c.csv",
+        "recipient_phone,name\n"
+        + "".join(f"{phone(i)},User {i}\n" for i in range(4))
+        + "+54 bad,Nobody\n",
+    )
+    view = Collected()
+    with serve(Emulator(seed=8)) as server:
+        options = CampaignOptions(
+            path=source,
+            defaults=DEFAULTS,
+            rate=None,
+            journal=default_journal(source),
+            out=tmp_path / "results.jsonl",
+            skip_invalid=True,
+            api_key=server.api_key,
+            base_url=server.base_url,
+        )
+        report = run_campaign(options, view)
+        accepted = len(server.ledger.messages)
+    assert report.exit_code == EXIT_NOT_ALL_SENT  # the invalid row was not sent
+    assert view.printed[0] == "Checked c.csv (CSV): 5 rows, 4 valid, 1 with problems."
+    assert view.progress_calls == [(4, 1)]
+    ((tally, name),) = view.summaries
+    assert (name, tally.kinds["sent"], tally.kinds["invalid"]) == ("c.csv", 4, 1)
+    assert accepted == 4
+    assert f"Journal: {default_journal(source)}" in view.warned
+    assert "1 invalid row not sent: fix them and rerun." in view.warned
+    assert len((tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 5
+
+
+def test_run_campaign_without_a_key_sends_nothing(tmp_path: Path) -> None:
+    """No API key: one error line on the view's warnings, exit 2, the file not even read."""
+    view = Collected()
+    options = CampaignOptions(path=tmp_path / "absent.csv", defaults=DEFAULTS, api_key=None)
+    report = run_campaign(options, view)
+    assert report.exit_code == EXIT_USAGE
+    assert report.check is None
+    assert view.printed == []
+    assert view.warned[0].startswith("Error: no API key: set the MINDO_API_KEY")
+
+
+def test_dry_run_prints_what_would_be_sent(tmp_path: Path) -> None:
+    """A dry run reports the check and what would be sent, needing no key and no server."""
+    source = write(tmp_path / "c.csv", f"recipient_phone,name\n{phone(1)},A\n{phone(2)},B\n")
+    view = Collected()
+    report = run_campaign(
+        CampaignOptions(path=source, defaults=DEFAULTS, dry_run=True, api_key=None), view
+    )
+    assert report.exit_code == EXIT_OK
+    assert view.printed[-1] == "Dry run: 2 rows would be sent. Nothing was sent."
+    assert view.progress_calls == []
+
+
+# -- where things live -----------------------------------------------------------------
+
+PACKAGE = Path(mindo_async.__file__).parent
+
+
+def _module_imports(path: Path, module: str) -> set[str]:
+    """Every module ``path`` imports (anywhere in it), relative imports made absolute."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        graph[module] = _module_imports(path, module)
+    return graph
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [name for name in graph if name == start or name.startswith(start + ".")]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(target for target in graph.get(name, ()) if target not in seen)
+    return seen
+
+
+def test_the_campaign_engine_imports_no_cli_typer_or_rich() -> None:
+    """Nothing ``mindo_async.campaign`` imports, however indirectly, is the CLI, typer or rich."""
+    graph = _import_graph()
+    reached = _reachable(graph, "mindo_async.campaign")
+    assert "mindo_async.campaign._run" in reached  # the walk did follow the package
+    assert not {name for name in reached if name.startswith("mindo_async.cli")}
+    third_party = {name.split(".")[0] for name in reached if not name.startswith("mindo_async")}
+    assert not third_party & {"typer", "rich", "click"}
+
+
+def test_the_cli_depends_on_the_campaign_engine_not_the_other_way() -> None:
+    """``cli`` imports ``campaign``; no module outside ``cli`` imports ``cli`` (no cycle)."""
+    graph = _import_graph()
+    assert "mindo_async.campaign" in graph["mindo_async.cli.campaign"]
+    importers = {
+        module
+        for module, targets in graph.items()
+        if not module.startswith("mindo_async.cli")
+        and any(target.startswith("mindo_async.cli") for target in targets)
+    }
+    assert importers == {"mindo_async.__main__"}
+
+
+def test_no_campaign_module_is_named_bulk() -> None:
+    """ "bulk" names the API's server-side send-bulk: client-side campaign modules say "campaign"."""
+    names = [path.name for path in (PACKAGE / "campaign").glob("*.py")]
+    assert "_run.py" in names
+    assert not [name for name in names if "bulk" in name]
+    assert not (PACKAGE / "_bulk.py").exists()
