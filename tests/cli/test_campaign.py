@@ -518,7 +518,7 @@ def test_the_cli_depends_on_the_campaign_engine_not_the_other_way() -> None:
 
 
 def test_no_campaign_module_is_named_bulk() -> None:
-    """ "bulk" names the API's server-side send-bulk: client-side campaign modules say "campaign"."""
+    """Client-side campaign modules never say "bulk": that names the server-side send-bulk."""
     names = [path.name for path in (PACKAGE / "campaign").glob("*.py")]
     assert "_run.py" in names
     assert not [name for name in names if "bulk" in name]
