@@ -88,5 +88,5 @@ def test_ten_thousand_rows_with_faults_give_a_correct_summary(tmp_path: Path) ->
         assert match, result.stdout
         assert int(match.group(1).replace(",", "")) == outcomes[outcome], outcome
     assert result.exit_code == 1  # some rows are unknown
-    assert elapsed < 120, f"took {elapsed:.1f} s"
+    # Timing is printed for the curious, never asserted: the machine is shared.
     print(f"10,000 rows in {elapsed:.1f} s: {dict(outcomes)}")
