@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import attrs
 import typer
 
 from .._config import is_loopback
@@ -45,7 +46,8 @@ def emulator_command(
         typer.Option(
             exists=True,
             dir_okay=False,
-            help="JSON (or TOML on Python 3.11+) file with api_keys, phone_number_ids, templates.",
+            help="JSON (or TOML on Python 3.11+) file with the account's data (api_keys, "
+            "phone_numbers, templates, contacts, holidays, ...; see docs/emulator.md).",
         ),
     ] = None,
     seed: Annotated[
@@ -72,11 +74,7 @@ def emulator_command(
     try:
         emulator_data = load_data(data) if data is not None else EmulatorData()
         if api_key is not None:
-            emulator_data = EmulatorData(
-                api_keys=[api_key],
-                phone_number_ids=emulator_data.phone_number_ids,
-                templates=emulator_data.templates,
-            )
+            emulator_data = attrs.evolve(emulator_data, api_keys=[api_key])
     except (OSError, ValueError, TypeError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=2) from None

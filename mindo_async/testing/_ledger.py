@@ -22,8 +22,11 @@ import attrs
 #: Outcomes counted in ``Ledger.counts``; each request gets exactly one.
 OUTCOMES = (
     "sent",
+    "ok",
     "bad_request",
+    "quota_exceeded",
     "unauthorized",
+    "forbidden",
     "not_found",
     "method_not_allowed",
     "rate_limited",
@@ -32,6 +35,7 @@ OUTCOMES = (
     "server_error_after_processing",
     "dropped",
     "dropped_before_processing",
+    "not_implemented",
 )
 
 

@@ -317,16 +317,16 @@ async def test_surrounding_whitespace_is_trimmed_like_drf() -> None:
 
 @pytest.mark.anyio
 async def test_wrong_path_answers_404_and_wrong_method_405_after_auth() -> None:
-    """An unknown path answers 404; a non-POST answers 401 without a key, 405 with one."""
+    """An unknown path answers Django's 404 page; a GET answers 401 without a key, 405 with one."""
     emulator = Emulator()
     response = await post(emulator, WELCOME, path="/api/v1/meta-templates/send")
     assert response.status_code == 404
-    assert list(response.json()) == ["error"]
+    assert response.headers["content-type"].startswith("text/html")
     assert (await post(emulator, method="GET", key=None)).status_code == 401
     response = await post(emulator, method="GET")
     assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
-    assert response.json() == {"error": 'Method "GET" not allowed.'}
+    assert response.headers["allow"] == "POST, OPTIONS"
+    assert response.json() == {"detail": 'Method "GET" not allowed.'}
     counts = emulator.ledger.counts
     assert (counts["not_found"], counts["unauthorized"], counts["method_not_allowed"]) == (1, 1, 1)
 
@@ -675,7 +675,8 @@ def test_default_data_holds_the_reference_examples() -> None:
     assert data.phone_number_ids == {PHONE_ID}
     welcome = data.template("welcome_message", "es")
     assert welcome is not None
-    assert welcome.variables == ("name", "code")
+    assert welcome.variable_names == ("name", "code")
+    assert welcome.required_variables == ("name",)
     assert welcome.buttons == (Button("URL", dynamic=True),)
     assert data.template("verification_code", "es") is not None
     assert data.template("order_update", "es") is not None

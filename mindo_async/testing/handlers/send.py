@@ -1,9 +1,11 @@
-"""What the Mindo gateway answers to a send request, as a pure function (no I/O).
+"""``POST meta-templates/send/``: what the gateway answers, as pure functions (no I/O).
 
 Checks run in this order, and the first that fails decides the answer:
 authentication, body parsing, field presence and type (all fields at once,
 like a Django REST framework serializer), phone number id, template existence
-in that language, approval, then variables and button variables.
+in that language, approval, then variables and button variables. The shell
+then checks the number's quota (``quota_exceeded``) and Meta's rate limit, and
+records the message (``_emulator.py``).
 
 Messages quoted by ``send-message.md`` are reproduced to the letter; the
 others (where the reference is silent) are the emulator's own and are listed
@@ -19,14 +21,14 @@ from typing import Any
 
 import attrs
 
-from ._data import EmulatorData, Template
+from .._data import EmulatorData, PhoneNumber, Template
+from .._state import Quota
+from ._common import Reply, error, unauthenticated
 
 REQUIRED = "This field is required."
 BLANK = "This field may not be blank."
 NULL = "This field may not be null."
 NOT_A_STRING = "Not a valid string."
-
-UNAUTHENTICATED = "Este endpoint requiere autenticacion con API Key (header X-API-Key)"
 
 _BUTTON_KEY = re.compile(r"button_(0|[1-9][0-9]*)")
 
@@ -41,16 +43,6 @@ _OBJECT_FIELDS = ("variables", "button_variables")
 
 
 @attrs.frozen
-class Reply:
-    """An error answer: status, JSON body, and the ``Ledger.counts`` outcome."""
-
-    status: int
-    body: Mapping[str, Any]
-    outcome: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@attrs.frozen
 class ValidSend:
     """A request that passed every check: what the gateway would send to Meta."""
 
@@ -61,16 +53,6 @@ class ValidSend:
     variables: Mapping[str, str]
     button_variables: Mapping[str, str]
     body: Mapping[str, Any]
-
-
-def error(status: int, message: str, outcome: str) -> Reply:
-    """An answer with the gateway's ``{"error": message}`` body."""
-    return Reply(status, {"error": message}, outcome)
-
-
-def unauthenticated() -> Reply:
-    """The 401 answer, for a missing or unknown API key."""
-    return error(401, UNAUTHENTICATED, "unauthorized")
 
 
 def template_not_found(name: str, language: str) -> Reply:
@@ -92,13 +74,44 @@ def phone_number_not_found(phone_number_id: str) -> Reply:
     return error(404, f"Numero de WhatsApp con ID '{phone_number_id}' no encontrado", "not_found")
 
 
+def quota_exceeded(number: PhoneNumber, quota: Quota) -> Reply:
+    """The 400 answer for a new recipient when the number's 24-hour quota is used up.
+
+    Undocumented by the API; the emulator's choice (``docs/emulator.md``). Not a
+    429: nothing a client can do but wait for the window to roll, so retrying
+    must not be suggested.
+    """
+    return Reply(
+        400,
+        {
+            "success": False,
+            "error": (
+                "Límite diario de mensajes alcanzado para este número "
+                f"({number.tier}: {quota.daily_limit} destinatarios únicos por 24 h)"
+            ),
+            "code": "quota_exceeded",
+        },
+        "quota_exceeded",
+    )
+
+
 def is_authenticated(data: EmulatorData, api_key: str | None) -> bool:
     """Whether ``api_key`` (the ``X-API-Key`` header, None if absent) is accepted."""
     return bool(api_key) and api_key in data.api_keys
 
 
-def check_send(data: EmulatorData, api_key: str | None, raw_body: bytes) -> Reply | ValidSend:
-    """Decide what the gateway answers to a send (``POST`` to the send endpoint)."""
+def check_send(
+    data: EmulatorData,
+    api_key: str | None,
+    raw_body: bytes,
+    *,
+    strict_variables: bool = True,
+) -> Reply | ValidSend:
+    """Decide what the gateway answers to a send (``POST`` to the send endpoint).
+
+    ``strict_variables`` refuses a send that misses a required variable of the
+    template or names one the template does not have; False accepts both.
+    """
     if not is_authenticated(data, api_key):
         return unauthenticated()
 
@@ -160,7 +173,9 @@ def check_send(data: EmulatorData, api_key: str | None, raw_body: bytes) -> Repl
 
     variables = objects.get("variables", {})
     button_variables = objects.get("button_variables", {})
-    problem = _check_variables(template, variables) or _check_buttons(template, button_variables)
+    problem = _check_variables(template, variables, strict_variables) or _check_buttons(
+        template, button_variables
+    )
     if problem is not None:
         return error(400, problem, "bad_request")
 
@@ -175,10 +190,11 @@ def check_send(data: EmulatorData, api_key: str | None, raw_body: bytes) -> Repl
     )
 
 
-def _check_variables(template: Template, variables: Mapping[str, Any]) -> str | None:
-    unknown = [key for key in variables if key not in template.variables]
-    if unknown:
-        defined = ", ".join(template.variables) or "none"
+def _check_variables(template: Template, variables: Mapping[str, Any], strict: bool) -> str | None:
+    names = template.variable_names
+    unknown = [key for key in variables if key not in names]
+    if unknown and strict:
+        defined = ", ".join(names) or "none"
         return (
             f"Variables {', '.join(repr(k) for k in unknown)} are not defined in template "
             f"'{template.name}' (defined: {defined})"
@@ -186,6 +202,12 @@ def _check_variables(template: Template, variables: Mapping[str, Any]) -> str | 
     for key, value in variables.items():
         if not isinstance(value, str):
             return f"Variable '{key}' must be a string, got {_json_type(value)}"
+    missing = [name for name in template.required_variables if name not in variables]
+    if missing and strict:
+        return (
+            f"Missing required variables {', '.join(repr(k) for k in missing)} for template "
+            f"'{template.name}' (required: {', '.join(template.required_variables)})"
+        )
     return None
 
 
