@@ -1,8 +1,9 @@
 """The API reference's own examples, run against the emulator with only URL and key changed.
 
-The examples are read from ``../shared/mindo-api/send-message.md`` (beside the
-repository) when it is there; an inline copy keeps the tests running without
-it, and a test checks that the copy still matches the reference.
+The examples are read from the vendored copy of the send page,
+``tests/reference/send.json`` (its response bodies, error bodies and code
+blocks); an inline copy of them is checked against it, so an edit to either
+shows.
 """
 
 from __future__ import annotations
@@ -34,9 +35,8 @@ from mindo_async.testing import (
     serve,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "mindo-api" / "send-message.md"
-SPEC_TEXT = SPEC_PATH.read_text(encoding="utf-8") if SPEC_PATH.is_file() else None
-needs_spec = pytest.mark.skipif(SPEC_TEXT is None, reason=f"{SPEC_PATH} is not present")
+REFERENCE_PATH = Path(__file__).resolve().parents[1] / "reference" / "send.json"
+REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
 
 SPEC_BASE_URL = "https://api.mindosoftware.com"
 SPEC_API_KEY = "mindo_xxxxxxxxxxxxxxxxxxxxxxxx"
@@ -157,22 +157,19 @@ curl -X POST https://api.mindosoftware.com/api/v1/meta-templates/send/ \\
 
 # -- reading the reference ---------------------------------------------------------------------
 
-_BLOCK = re.compile(r"```(?P<lang>\w+) (?P<title>[^\n]*?) theme=\{null\}\n(?P<code>.*?)```", re.S)
-
 
 def spec_blocks(language: str) -> list[tuple[str, str]]:
     """The reference's code blocks in ``language``: (title, dedented code)."""
-    assert SPEC_TEXT is not None
     return [
-        (m["title"], textwrap.dedent(m["code"]))
-        for m in _BLOCK.finditer(SPEC_TEXT)
-        if m["lang"] == language
+        (block["title"], textwrap.dedent(block["code"]))
+        for block in REFERENCE["code_examples"]
+        if block["language"] == language
     ]
 
 
 def spec_responses() -> dict[str, Any]:
-    """The reference's response examples: title -> parsed JSON."""
-    return {title: json.loads(code) for title, code in spec_blocks("json")}
+    """The reference's response examples: title -> body (the 200, then the errors)."""
+    return {"200 - OK": REFERENCE["responses"]["200"], **REFERENCE["errors"]}
 
 
 class _Names(ast.NodeTransformer):
@@ -220,15 +217,14 @@ def curl_body(code: str) -> dict[str, Any]:
 
 def spec_bodies() -> list[tuple[str, dict[str, Any]]]:
     """Every request body of the reference, in order, with the language it is written in."""
-    assert SPEC_TEXT is not None
     parsers = {"bash": curl_body, "python": python_body, "javascript": javascript_body}
     return [
         (
-            "curl" if m["lang"] == "bash" else m["lang"],
-            parsers[m["lang"]](textwrap.dedent(m["code"])),
+            "curl" if block["language"] == "bash" else block["language"],
+            parsers[block["language"]](textwrap.dedent(block["code"])),
         )
-        for m in _BLOCK.finditer(SPEC_TEXT)
-        if m["lang"] in parsers
+        for block in REFERENCE["code_examples"]
+        if block["language"] in parsers
     ]
 
 
@@ -237,11 +233,10 @@ def _cases() -> list[Any]:
         pytest.param(lang, body, id=f"inline-{i}-{lang}")
         for i, (lang, body) in enumerate(INLINE_BODIES)
     ]
-    if SPEC_TEXT is not None:
-        cases += [
-            pytest.param(lang, body, id=f"spec-{i}-{lang}")
-            for i, (lang, body) in enumerate(spec_bodies())
-        ]
+    cases += [
+        pytest.param(lang, body, id=f"spec-{i}-{lang}")
+        for i, (lang, body) in enumerate(spec_bodies())
+    ]
     return cases
 
 
@@ -249,20 +244,18 @@ def _response_cases() -> list[Any]:
     cases = [
         pytest.param(title, body, id=f"inline-{title}") for title, body in INLINE_RESPONSES.items()
     ]
-    if SPEC_TEXT is not None:
-        cases += [
-            pytest.param(title, body, id=f"spec-{title}")
-            for title, body in spec_responses().items()
-        ]
+    cases += [
+        pytest.param(title, body, id=f"spec-{title}") for title, body in spec_responses().items()
+    ]
     return cases
 
 
 # -- the inline copy is the reference ---------------------------------------------------------
 
 
-@needs_spec
 def test_inline_copy_matches_the_reference() -> None:
     """The inline copy holds exactly the reference's response examples and request bodies."""
+    assert REFERENCE["request"] == _FULL_EXAMPLE
     assert spec_responses() == INLINE_RESPONSES
     assert list(spec_responses()) == list(INLINE_RESPONSES)
     assert spec_bodies() == INLINE_BODIES
@@ -346,10 +339,9 @@ def spec_server() -> Iterator[EmulatorServer]:
 
 def _python_examples() -> list[Any]:
     examples = [pytest.param(INLINE_PYTHON_EXAMPLE, id="inline")]
-    if SPEC_TEXT is not None:
-        examples += [
-            pytest.param(code, id=f"spec-{i}") for i, (_, code) in enumerate(spec_blocks("python"))
-        ]
+    examples += [
+        pytest.param(code, id=f"spec-{i}") for i, (_, code) in enumerate(spec_blocks("python"))
+    ]
     return examples
 
 
@@ -387,8 +379,7 @@ def test_python_examples_run_unchanged(
 
 def _curl_examples() -> list[Any]:
     examples = [pytest.param(INLINE_CURL_EXAMPLE, id="inline")]
-    if SPEC_TEXT is not None:
-        examples += [pytest.param(code, id="spec") for _, code in spec_blocks("bash")]
+    examples += [pytest.param(code, id="spec") for _, code in spec_blocks("bash")]
     return examples
 
 
