@@ -12,6 +12,7 @@ only the base URL and the API key changed.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
@@ -57,6 +58,7 @@ DEFAULT_TIER = "TIER_100000"
 _ENDPOINT_NAMES = frozenset(endpoint.name for endpoint in ENDPOINTS)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_phone(value: str) -> str | None:
     """``value`` in E.164 (``+5492235961983``), or None if it is not a phone number.
 

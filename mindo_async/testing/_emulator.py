@@ -32,7 +32,7 @@ from ._data import EmulatorData
 from ._faults import Fault, FaultConfig, FaultInjector, Plan
 from ._ledger import Ledger, LedgerEntry
 from ._router import CONTROL_PREFIX, NOT_FOUND_HTML, Router
-from ._state import EmulatorState, MessageLifecycle
+from ._state import EmulatorState, MessageLifecycle, recipient_key
 from .handlers import DEFAULT_HANDLERS, Handler, Options, Reply, Request
 from .handlers._common import expired, forbidden, unauthenticated
 from .handlers.send import ValidSend, check_send, quota_exceeded
@@ -329,7 +329,8 @@ class Emulator:
         number = self._data.number(result.phone_number_id)
         assert number is not None  # check_send verified it
         now = self.clock.now()
-        refused = self.state.refusal(number, result.recipient_phone, now)
+        recipient = recipient_key(result.recipient_phone)
+        refused = self.state.refusal(number, recipient, now)
         if refused is not None:
             await self._answer(quota_exceeded(number, refused), Plan(plan.delay), receive, send)
             return
@@ -350,7 +351,7 @@ class Emulator:
             )
             await self._answer(reply, Plan(plan.delay), receive, send)
             return
-        refused = self.state.charge(number, result.recipient_phone, now)
+        refused = self.state.charge(number, recipient, now)
         if refused is not None:
             await self._answer(quota_exceeded(number, refused), Plan(plan.delay), receive, send)
             return

@@ -77,6 +77,11 @@ class Router:
 
     def __init__(self, endpoints: Iterable[Endpoint] = ENDPOINTS) -> None:
         self._routes = [(_pattern(endpoint.path), endpoint) for endpoint in endpoints]
+        # Paths without parameters are looked up directly (the common case: send).
+        self._static: dict[str, list[Endpoint]] = {}
+        for _, endpoint in self._routes:
+            if not endpoint.path_params:
+                self._static.setdefault(endpoint.path, []).append(endpoint)
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -89,8 +94,9 @@ class Router:
         HEAD is served by GET endpoints, and OPTIONS by every endpoint (the
         shell answers it), as DRF does.
         """
-        matches: list[tuple[Endpoint, dict[str, str]]] = []
-        for pattern, endpoint in self._routes:
+        static = self._static.get(raw_path)
+        matches: list[tuple[Endpoint, dict[str, str]]] = [(e, {}) for e in static or ()]
+        for pattern, endpoint in self._routes if static is None else ():
             found = pattern.fullmatch(raw_path)
             if found is not None:
                 params = {name: unquote(value) for name, value in found.groupdict().items()}

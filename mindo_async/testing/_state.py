@@ -15,6 +15,7 @@ One lock guards it all: uvicorn's thread writes while a test thread reads.
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -140,8 +141,14 @@ class Quota:
         return remaining is None or remaining > 0
 
 
+#: An Argentine mobile number already in canonical E.164 (the common case: no parsing).
+_AR_MOBILE_E164 = re.compile(r"\+549[1-9][0-9]{9}")
+
+
 def recipient_key(recipient_phone: str) -> str:
     """The identity of a recipient for the quota: E.164 when it parses, else the raw text."""
+    if _AR_MOBILE_E164.fullmatch(recipient_phone):
+        return recipient_phone
     return normalize_phone(recipient_phone) or recipient_phone
 
 
@@ -197,12 +204,11 @@ class EmulatorState:
             used = len(self._window(number.phone_number_id, now))
         return Quota(number.daily_limit, used)
 
-    def refusal(self, number: PhoneNumber, recipient_phone: str, now: datetime) -> Quota | None:
-        """The quota if a send to ``recipient_phone`` would be refused now, else None.
+    def refusal(self, number: PhoneNumber, key: str, now: datetime) -> Quota | None:
+        """The quota if a send to recipient ``key`` would be refused now, else None.
 
-        Charges nothing (``charge`` does).
+        ``key`` is ``recipient_key(recipient_phone)``. Charges nothing (``charge`` does).
         """
-        key = recipient_key(recipient_phone)
         with self._lock:
             recipients = self._window(number.phone_number_id, now)
             limit = number.daily_limit
@@ -210,13 +216,12 @@ class EmulatorState:
                 return Quota(limit, len(recipients))
             return None
 
-    def charge(self, number: PhoneNumber, recipient_phone: str, now: datetime) -> Quota | None:
-        """Count a send to ``recipient_phone``: None if allowed (and counted), else the quota.
+    def charge(self, number: PhoneNumber, key: str, now: datetime) -> Quota | None:
+        """Count a send to recipient ``key``: None if allowed (and counted), else the quota.
 
-        A recipient already sent to in the window costs nothing; a new one needs
-        ``remaining > 0``.
+        ``key`` is ``recipient_key(recipient_phone)``. A recipient already sent
+        to in the window costs nothing; a new one needs ``remaining > 0``.
         """
-        key = recipient_key(recipient_phone)
         with self._lock:
             recipients = self._window(number.phone_number_id, now)
             limit = number.daily_limit
