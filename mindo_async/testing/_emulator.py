@@ -287,6 +287,7 @@ class Emulator:
             data=data,
             now=self.clock.now(),
             options=self.options,
+            base_url=_base_url(scope),
         )
         reply = self._handlers[endpoint.name](self.state, request)
         after = plan.fault if plan.fault is not None and reply.status < 400 else None
@@ -467,6 +468,15 @@ def _raw_path(scope: Scope) -> str:
         # httpx's ASGITransport puts the query string in raw_path; uvicorn does not.
         return bytes(raw).split(b"?", 1)[0].decode("latin-1")
     return quote(scope["path"])
+
+
+def _base_url(scope: Scope) -> str:
+    """``scheme://host`` as the client addressed the server (its Host header)."""
+    host = _header(scope, b"host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 def _query(scope: Scope) -> dict[str, tuple[str, ...]]:

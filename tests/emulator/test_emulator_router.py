@@ -188,3 +188,12 @@ async def test_control_paths_live_under_one_prefix(api: Call) -> None:
     assert ledger.json()["counts"]["total_requests"] == 0
     assert (await api(emulator, "GET", CONTROL_PREFIX + "nope")).status_code == 404
     assert all(not endpoint.path.startswith(CONTROL_PREFIX) for endpoint in ENDPOINTS)
+
+
+@pytest.mark.anyio
+async def test_handlers_see_the_base_url_the_client_used(api: Call) -> None:
+    """Request.base_url is scheme and Host as addressed, for pagination links."""
+    emulator = Emulator()
+    emulator.register_handler(BULK_SENDS.name, lambda _s, r: Reply(200, {"base": r.base_url}, "ok"))
+    response = await api(emulator, "GET", BULK_SENDS.path)
+    assert response.json() == {"base": "http://127.0.0.1"}

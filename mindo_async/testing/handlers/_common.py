@@ -64,6 +64,9 @@ class Request:
     data: EmulatorData
     now: datetime
     options: Options = Options()
+    #: Scheme and host the client used (``http://127.0.0.1:8000``), for absolute
+    #: URLs such as the ``next``/``previous`` links of paginated answers.
+    base_url: str = "http://127.0.0.1"
 
     def query_value(self, name: str) -> str | None:
         """The last value of query parameter ``name`` (as Django's ``QueryDict.get``), or None."""
