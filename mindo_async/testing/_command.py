@@ -15,9 +15,11 @@ import attrs
 import typer
 
 from .._config import is_loopback
+from ._clock import VirtualClock
 from ._data import EmulatorData, load_data
 from ._emulator import Emulator
 from ._faults import FaultConfig
+from ._router import CONTROL_PREFIX
 from ._server import serve
 
 #: Messages the command's ledger keeps (about 2 KB each).
@@ -53,6 +55,15 @@ def emulator_command(
     seed: Annotated[
         int | None, typer.Option(help="Seed for message ids and fault draws (reproducible).")
     ] = None,
+    virtual_clock: Annotated[
+        bool,
+        typer.Option(
+            "--virtual-clock",
+            help="Run on a virtual clock (starting 2025-11-16T21:30:00Z) that moves only "
+            "through POST /_emulator/clock/advance?seconds=N: quotas, message statuses "
+            "and session windows then change only when told.",
+        ),
+    ] = False,
     allow_remote: Annotated[
         bool,
         typer.Option(
@@ -78,7 +89,13 @@ def emulator_command(
     except (OSError, ValueError, TypeError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    emulator = Emulator(emulator_data, faults=FaultConfig(latency=latency_ms / 1000), seed=seed)
+    emulator = Emulator(
+        emulator_data,
+        faults=FaultConfig(latency=latency_ms / 1000),
+        seed=seed,
+        clock=VirtualClock() if virtual_clock else None,
+        ledger_limit=COMMAND_LEDGER_LIMIT,
+    )
 
     stop = threading.Event()
 
@@ -96,6 +113,7 @@ def emulator_command(
             typer.echo(f"  base URL: {server.base_url}")
             typer.echo(f"  API key:  {server.api_key}")
             typer.echo(f"  send:     POST {server.send_url}")
+            typer.echo(f"  control:  {server.base_url}{CONTROL_PREFIX} (see docs/emulator.md)")
             typer.echo("Press Ctrl-C to stop.")
             # Event.wait with a timeout keeps the main thread responsive to signals.
             while not stop.wait(0.5):

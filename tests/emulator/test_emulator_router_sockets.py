@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import httpx
 
 from mindo_async._endpoints import CONTACT_LOOKUP, HOLIDAYS, MESSAGE_STATUS, SEND
 from mindo_async.testing import (
+    DEFAULT_API_KEY,
     DEFAULT_PHONE_NUMBER_ID,
     NOT_FOUND_HTML,
     Emulator,
@@ -49,3 +55,40 @@ def test_get_endpoints_route_over_sockets() -> None:
         advanced = http.post("/_emulator/clock/advance", params={"seconds": "30"})
         assert advanced.status_code == 200
     assert (clock.now() - emulator.state.messages()[0].sent_at).total_seconds() == 30
+
+
+def test_command_with_a_virtual_clock_moves_it_through_the_control_path() -> None:
+    """`--virtual-clock`: statuses stay put until POST /_emulator/clock/advance moves time."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mindo_async.testing", "--port", "0", "--virtual-clock"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        printed = ""
+        while "Ctrl-C" not in printed:
+            line = process.stdout.readline()
+            assert line, "the command stopped before printing its banner"
+            printed += line
+        base_url = printed.split("base URL:")[1].split()[0]
+        assert f"control:  {base_url}/_emulator/" in printed
+        with httpx.Client(base_url=base_url, headers={"X-API-Key": DEFAULT_API_KEY}) as http:
+            body = {
+                "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
+                "template_name": "order_update",
+                "recipient_phone": "+5491112345678",
+            }
+            sent = http.post(SEND.path, json=body).json()
+            assert sent["sent_at"] == "2025-11-16T21:30:00Z"
+            path = MESSAGE_STATUS.format_path({"message_id": sent["message_id"]})
+            assert http.get(path).json()["delivery_status"]["current"] == "sent"
+            moved = http.post("/_emulator/clock/advance", params={"seconds": "86400"})
+            assert moved.json() == {"now": "2025-11-17T21:30:00Z"}
+            assert http.get(path).json()["delivery_status"]["current"] != "sent"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert process.returncode == 0
