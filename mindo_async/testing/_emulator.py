@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote
 import anyio
 import attrs
 
-from .._endpoints import ENDPOINTS, SEND, Endpoint
+from .._endpoints import ENDPOINTS, MESSAGE_STATUS, SEND, Endpoint
 from ._clock import Clock, SystemClock, VirtualClock, iso
 from ._data import EmulatorData
 from ._faults import Fault, FaultConfig, FaultInjector, Plan
@@ -235,7 +235,7 @@ class Emulator:
         route = self._router.resolve(raw_path, method)
         endpoint = route.endpoint
         if endpoint is None or (
-            endpoint.name == "messages.get" and not self.options.message_status_available
+            endpoint is MESSAGE_STATUS and not self.options.message_status_available
         ):
             self.ledger.record("not_found")
             await _respond_html(send, 404, NOT_FOUND_HTML, head=method == "HEAD")

@@ -103,3 +103,13 @@ async def test_send_answer_has_the_documented_shape(api: Call) -> None:
     data = reference("send")
     response = await api(Emulator(), "POST", SEND.path, json=data["request"])
     assert shape(response.json()) == shape(data["responses"]["200"])
+
+
+def test_every_endpoint_has_a_handler_and_a_reference_file() -> None:
+    """Walking the endpoint table: each endpoint is answered by a handler and has examples."""
+    from mindo_async.testing.handlers import DEFAULT_HANDLERS
+
+    names = {endpoint.name for endpoint in ENDPOINTS}
+    assert set(DEFAULT_HANDLERS) | {SEND.name} == names
+    assert SEND.name not in DEFAULT_HANDLERS  # send is the shell's own (quota, ledger)
+    assert all((REFERENCE / f"{name}.json").is_file() for name in names)
