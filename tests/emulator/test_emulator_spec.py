@@ -253,6 +253,23 @@ def _response_cases() -> list[Any]:
 # -- the inline copy is the reference ---------------------------------------------------------
 
 
+_BLOCK = re.compile(r"```(?P<lang>\w+) (?P<title>[^\n]*?) theme=\{null\}\n(?P<code>.*?)```", re.S)
+
+
+def test_send_json_matches_the_vendored_page() -> None:
+    """send.json holds exactly the code and response blocks of the vendored send-message.md."""
+    page = (REFERENCE_PATH.parent / "send-message.md").read_text(encoding="utf-8")
+    blocks = list(_BLOCK.finditer(page))
+    code = [
+        {"language": m["lang"], "title": m["title"], "code": textwrap.dedent(m["code"])}
+        for m in blocks
+        if m["lang"] != "json"
+    ]
+    responses = {m["title"]: json.loads(m["code"]) for m in blocks if m["lang"] == "json"}
+    assert REFERENCE["code_examples"] == code
+    assert spec_responses() == responses
+
+
 def test_inline_copy_matches_the_reference() -> None:
     """The inline copy holds exactly the reference's response examples and request bodies."""
     assert REFERENCE["request"] == _FULL_EXAMPLE
