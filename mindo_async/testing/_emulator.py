@@ -288,6 +288,7 @@ class Emulator:
             now=self.clock.now(),
             options=self.options,
             base_url=_base_url(scope),
+            body_too_large=too_large,
         )
         reply = self._handlers[endpoint.name](self.state, request)
         after = plan.fault if plan.fault is not None and reply.status < 400 else None

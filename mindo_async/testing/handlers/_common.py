@@ -64,6 +64,8 @@ class Request:
     data: EmulatorData
     now: datetime
     options: Options = Options()
+    #: Whether the body passed Django's upload limit (``body`` is then truncated).
+    body_too_large: bool = False
     #: Scheme and host the client used (``http://127.0.0.1:8000``), for absolute
     #: URLs such as the ``next``/``previous`` links of paginated answers.
     base_url: str = "http://127.0.0.1"
