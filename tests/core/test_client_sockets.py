@@ -19,7 +19,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -266,11 +265,10 @@ async def too_slow_is_delivery_unknown(
     serve: Callable[..., LoopbackServer], transport: str
 ) -> DeliveryUnknownError:
     server = serve("slow", delay=2.0)  # the thread is released at teardown, not waited for
-    started = time.monotonic()
     async with client(server.url, transport, timeout=0.3) as mindo:
+        # Had the client waited for the (2 s late) answer, this would be a SentMessage.
         with pytest.raises(DeliveryUnknownError) as caught:
             await mindo.send(**FIELDS)
-    assert time.monotonic() - started < 1.5, "the client must not wait for the slow answer"
     assert caught.value.attempts == 1
     assert len(server.requests) == 1
     assert server.requests[0].json() == EXPECTED_BODY

@@ -599,7 +599,7 @@ async def test_latency_delays_responses_with_anyio_sleep() -> None:
     emulator = Emulator(faults=FaultConfig(latency=0.03, jitter=0.02), seed=1)
     started = time.perf_counter()
     assert (await post(emulator, WELCOME)).status_code == 200
-    assert 0.03 <= time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started >= 0.03  # at least the latency; no upper bound
 
 
 @pytest.mark.anyio
@@ -607,10 +607,9 @@ async def test_slow_fault_is_processed_before_the_late_answer() -> None:
     """Fault.slow answers 200 late, but the message is in the ledger before the answer."""
     emulator = Emulator()
     emulator.script(Fault.slow(0.2))
-    started = time.perf_counter()
-    with anyio.move_on_after(0.1):
+    with anyio.move_on_after(0.1) as scope:
         await post(emulator, WELCOME)
-    assert time.perf_counter() - started < 0.2
+    assert scope.cancelled_caught  # the answer had not come when the caller gave up
     assert emulator.ledger.counts["sent"] == 1
     assert emulator.ledger.messages[0].outcome == "sent"
 
@@ -619,6 +618,10 @@ async def test_slow_fault_is_processed_before_the_late_answer() -> None:
 async def test_phone_rate_limit_answers_429_with_retry_after_and_skips_the_ledger() -> None:
     """Past the per-number token bucket, valid sends get 429 + Retry-After and are not recorded."""
     emulator = Emulator(faults=FaultConfig(phone_rate_limit=10))
+    # The buckets' clock stands still unless the test moves it: no refill while a
+    # loaded machine runs the twelve posts.
+    now = [1000.0]
+    emulator._faults._clock = lambda: now[0]
     statuses = [(await post(emulator, WELCOME)) for _ in range(12)]
     assert [r.status_code for r in statuses] == [200] * 10 + [429] * 2
     assert int(statuses[10].headers["retry-after"]) >= 1
@@ -630,7 +633,7 @@ async def test_phone_rate_limit_answers_429_with_retry_after_and_skips_the_ledge
     assert (await post(emulator, with_(phone_number_id="2"))).status_code == 200
     assert (await post(emulator, with_(template_name="nope"))).status_code == 404
     # The bucket refills at 10 tokens per second.
-    await anyio.sleep(0.12)
+    now[0] += 0.12
     assert (await post(emulator, WELCOME)).status_code == 200
 
 

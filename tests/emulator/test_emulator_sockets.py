@@ -125,10 +125,8 @@ async def test_response_slower_than_the_client_timeout(server: EmulatorServer) -
     server.emulator.set_faults(latency=0.25)
     timeout = httpx.Timeout(0.08)
     async with httpx.AsyncClient(base_url=server.base_url, headers=HEADERS, timeout=timeout) as c:
-        started = time.perf_counter()
         with pytest.raises(httpx.ReadTimeout):
             await c.post(SEND_PATH, json=WELCOME)
-        assert time.perf_counter() - started < 0.25
     (entry,) = server.emulator.ledger.messages
     assert entry.outcome == "sent"
 
