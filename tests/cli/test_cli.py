@@ -679,6 +679,7 @@ def test_emulator_command_is_registered() -> None:
     assert "--latency-ms" in result.output
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_demo_runs_and_agrees_with_the_ledger() -> None:
     """`mindo demo --count 150` runs the bulk path with faults and checks it against the ledger."""
     result = invoke(None, ["demo", "--count", "150"])

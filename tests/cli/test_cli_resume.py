@@ -97,6 +97,7 @@ def assert_ledger_clean(server: EmulatorServer) -> Counter[str]:
     return recipients
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_kill_9_mid_campaign_then_rerun_sends_nothing_twice(
     slow_server: EmulatorServer, source: Path, tmp_path: Path
 ) -> None:
@@ -131,6 +132,7 @@ def test_kill_9_mid_campaign_then_rerun_sends_nothing_twice(
         assert "may have been delivered" in stderr
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_ctrl_c_stops_cleanly_with_a_summary_and_resumes(
     slow_server: EmulatorServer, source: Path, tmp_path: Path
 ) -> None:

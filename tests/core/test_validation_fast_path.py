@@ -63,6 +63,7 @@ def test_fast_path_builds_what_parse_builds() -> None:
 
 
 @pytest.mark.parametrize("chunk", range(4))
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_phone_problem_is_unchanged(chunk: int) -> None:
     """phone_problem gives the same verdict as parse + is_valid_number for every sample."""
     for value in SAMPLES[chunk::4]:

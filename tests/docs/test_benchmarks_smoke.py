@@ -37,6 +37,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, str]:
     return results, markdown, done.stderr
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     """Every scenario runs, every contender answers, and the table and JSON are written."""
     results, markdown, _ = _run(tmp_path)
@@ -66,6 +67,7 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     assert "| contender | req/s (median) |" in markdown
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_without_nginx_the_emulator_serves_and_says_so(tmp_path: Path) -> None:
     """Forced onto the emulator (as without nginx), the run works and the table warns."""
     results, markdown, _ = _run(tmp_path, "--server", "emulator", "--only", "s2")

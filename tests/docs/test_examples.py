@@ -295,6 +295,7 @@ async def test_worker_never_retries_unknown_and_requeues_unsent(
     assert len(mindo_emulator_server.ledger) == 2  # the 500 was processed: not sent again
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_worker_script_runs_and_stops_on_sigterm(
     mindo_emulator_server: EmulatorServer, tmp_path: Path
 ) -> None:

@@ -68,6 +68,7 @@ def test_python_block_runs(
 
 
 @pytest.mark.parametrize(("line", "code"), TESTS, ids=[f"line{line}" for line, _ in TESTS])
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_python_test_block_passes_under_pytest(line: int, code: str, tmp_path: Path) -> None:
     """A ```python test block of the README passes when run by pytest, as a user would run it."""
     (tmp_path / "test_from_readme.py").write_text(code, encoding="utf-8")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from mindo_async._endpoints import CONTACT_LOOKUP, HOLIDAYS, MESSAGE_STATUS, SEND
 from mindo_async.testing import (
@@ -57,6 +58,7 @@ def test_get_endpoints_route_over_sockets() -> None:
     assert (clock.now() - emulator.state.messages()[0].sent_at).total_seconds() == 30
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_command_with_a_virtual_clock_moves_it_through_the_control_path() -> None:
     """`--virtual-clock`: statuses stay put until POST /_emulator/clock/advance moves time."""
     process = subprocess.Popen(

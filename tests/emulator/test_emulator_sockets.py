@@ -204,6 +204,7 @@ def _start_command(*args: str) -> tuple[subprocess.Popen[str], str, str]:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_command_serves_until_stopped_and_exits_cleanly(
     stop_signal: signal.Signals, tmp_path: Path
 ) -> None:

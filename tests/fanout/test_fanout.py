@@ -82,6 +82,7 @@ def assert_results_match_ledger(results: list[SendResult], emulator: Emulator) -
             assert recipients == (), result
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 async def test_every_request_gets_exactly_one_result_under_faults_over_sockets() -> None:
     """Thousands of sends against faults over real sockets: one result each, matching the ledger."""
     emulator = Emulator(
@@ -354,6 +355,7 @@ async def test_breaking_out_of_stream_many_stops_sending() -> None:
     assert made <= 1 + 4 + 4
 
 
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 async def test_concurrency_beyond_the_pool_waits_instead_of_timing_out() -> None:
     """64 workers on a 4-connection pool all succeed: no PoolTimeout storm."""
     emulator = Emulator(faults=FaultConfig(latency=0.02))

@@ -80,6 +80,7 @@ def test_sqlite_journal_survives_reopening(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
 def test_kill_9_mid_campaign_then_rerun_sends_nothing_twice(tmp_path: Path, backend: str) -> None:
     """A child killed with SIGKILL mid-campaign; the rerun completes it with no duplicate."""
     journal = tmp_path / "campaign.sqlite"
