@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
+from typing import Any
 
 import anyio
 import httpx
@@ -21,11 +22,12 @@ from ._config import (
     check_base_url,
     proxy_for,
 )
-from ._errors import ClientClosedError, ConfigurationError
+from ._errors import ClientClosedError, ConfigurationError, PreflightError
 from ._fanout import ProgressCallback, ResultStream, stream_many
 from ._journal import Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
+from ._preflight import PreflightReport, check_campaign_async
 from ._requester import Requester
 from ._retry import RetryPolicy
 from ._transport import TransportName, make_transport
@@ -36,6 +38,17 @@ from .resources import (
     AsyncContacts,
     AsyncMessages,
 )
+
+#: What ``send_many``, ``stream_many`` and ``preflight`` read requests from: an
+#: iterable, an async iterable, or a callable returning a fresh one of those.
+Requests = (
+    Iterable[SendRequest]
+    | AsyncIterable[SendRequest]
+    | Callable[[], Iterable[SendRequest] | AsyncIterable[SendRequest]]
+)
+
+#: The default of ``AsyncMindo(account_cache_ttl=...)``, in seconds.
+DEFAULT_ACCOUNT_CACHE_TTL = 60.0
 
 logger = logging.getLogger("mindo_async")
 
@@ -71,6 +84,10 @@ class AsyncMindo:
             httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
         max_connections: Size of the connection pool; sends beyond it wait their turn
             without a pool timeout.
+        account_cache_ttl: Seconds for which ``preflight`` (and the CLI) reuse the
+            business-accounts answer this client last fetched, instead of asking
+            again; 0 always asks. ``business_accounts.get()`` itself always asks
+            unless given ``max_age``.
     """
 
     def __init__(
@@ -85,6 +102,7 @@ class AsyncMindo:
         *,
         transport: TransportName = "auto",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        account_cache_ttl: float = DEFAULT_ACCOUNT_CACHE_TTL,
     ) -> None:
         self._api_key = check_api_key(
             api_key if api_key is not None else os.environ.get("MINDO_API_KEY")
@@ -98,6 +116,9 @@ class AsyncMindo:
             raise ConfigurationError("rate_limit must be positive, or None to turn it off")
         if max_connections < 1:
             raise ConfigurationError("max_connections must be at least 1")
+        if not isinstance(account_cache_ttl, (int, float)) or not account_cache_ttl >= 0:
+            raise ConfigurationError("account_cache_ttl must be a number of seconds >= 0")
+        self._account_cache_ttl = float(account_cache_ttl)
         if transport not in ("auto", "aiohttp", "httpx"):
             raise ConfigurationError(
                 f"transport must be 'auto', 'aiohttp' or 'httpx', not {transport!r}"
@@ -262,11 +283,44 @@ class AsyncMindo:
         self._ensure_open()
         return await self.messages.send_request(request)
 
+    # -- pre-flight ----------------------------------------------------------------
+
+    @property
+    def account_cache_ttl(self) -> float:
+        """Seconds for which ``preflight`` reuses the last business-accounts answer."""
+        return self._account_cache_ttl
+
+    async def preflight(self, requests: Requests) -> PreflightReport:
+        """Check a campaign against the account before sending anything.
+
+        Takes what ``send_many`` takes (read once; memory follows the number of
+        distinct recipients) and returns a ``PreflightReport``: per request,
+        unknown templates or languages, missing or unknown variables, media
+        values that are not ``https://`` URLs; per phone number, unknown numbers,
+        ``can_send`` false, and more distinct recipients than the quota has
+        left. The account comes from ``business_accounts.get(max_age=account_cache_ttl)``.
+        """
+        self._ensure_open()
+        accounts = await self.business_accounts.get(max_age=self._account_cache_ttl)
+        return await check_campaign_async(accounts, _fresh(requests))
+
+    @asynccontextmanager
+    async def _checked_stream(
+        self,
+        source: Callable[[], Iterable[SendRequest] | AsyncIterable[SendRequest]],
+        **options: Any,
+    ) -> AsyncIterator[ResultStream]:
+        report = await self.preflight(source)
+        if not report.ok:
+            raise PreflightError(report)
+        async with stream_many(self._requester, source(), **options) as stream:
+            yield stream
+
     # -- many sends ----------------------------------------------------------------
 
     def stream_many(
         self,
-        requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+        requests: Requests,
         *,
         concurrency: int = 32,
         dedupe: bool = True,
@@ -274,28 +328,31 @@ class AsyncMindo:
         retry_unknown: bool = False,
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
+        preflight: bool = False,
     ) -> AbstractAsyncContextManager[ResultStream]:
         """Send many requests concurrently; yields one ``SendResult`` each, in completion order.
 
         ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``.
         ``requests`` is consumed lazily, so memory stays proportional to ``concurrency``.
-        See ``send_many`` for the options.
+        See ``send_many`` for the options; with ``preflight=True`` entering the
+        block raises ``PreflightError`` when the pre-flight finds a problem.
         """
         self._ensure_open()
-        return stream_many(
-            self._requester,
-            requests,
-            concurrency=concurrency,
-            dedupe=dedupe,
-            journal=journal,
-            retry_unknown=retry_unknown,
-            key=key,
-            on_progress=on_progress,
-        )
+        options: dict[str, Any] = {
+            "concurrency": concurrency,
+            "dedupe": dedupe,
+            "journal": journal,
+            "retry_unknown": retry_unknown,
+            "key": key,
+            "on_progress": on_progress,
+        }
+        if preflight:
+            return self._checked_stream(_reiterable(requests), **options)
+        return stream_many(self._requester, _fresh(requests), **options)
 
     async def send_many(
         self,
-        requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+        requests: Requests,
         *,
         concurrency: int = 32,
         dedupe: bool = True,
@@ -303,11 +360,13 @@ class AsyncMindo:
         retry_unknown: bool = False,
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
+        preflight: bool = False,
     ) -> list[SendResult]:
         """Send many requests concurrently; return one ``SendResult`` each, in input order.
 
         Args:
-            requests: Any iterable or async iterable of ``SendRequest``.
+            requests: Any iterable or async iterable of ``SendRequest``, or a callable
+                returning a fresh one.
             concurrency: How many sends are in flight at once.
             dedupe: Send identical requests of this run once; repeats are ``SKIPPED``.
             journal: A SQLite file (or a ``Journal``) that records every request before
@@ -316,6 +375,11 @@ class AsyncMindo:
             retry_unknown: With a journal, send again what an earlier run left ``UNKNOWN``.
             key: The journal key of a request; default a stable hash of its fields.
             on_progress: Called with a ``Progress`` snapshot after every result.
+            preflight: Check the campaign first (see ``preflight``) and raise
+                ``PreflightError``, sending nothing, when anything is wrong. The input
+                is then read twice, so it must be re-iterable: a sequence (or other
+                collection), or a callable returning a fresh iterable; a generator or
+                iterator raises ``TypeError``.
         """
         results: list[SendResult] = []
         async with self.stream_many(
@@ -326,11 +390,35 @@ class AsyncMindo:
             retry_unknown=retry_unknown,
             key=key,
             on_progress=on_progress,
+            preflight=preflight,
         ) as stream:
             async for result in stream:
                 results.append(result)
         results.sort(key=_by_index)
         return results
+
+
+def _fresh(requests: Requests) -> Iterable[SendRequest] | AsyncIterable[SendRequest]:
+    """The requests themselves: a callable is called for a fresh iterable."""
+    if callable(requests) and not isinstance(requests, (Iterable, AsyncIterable)):
+        return requests()
+    return requests
+
+
+def _reiterable(
+    requests: Requests,
+) -> Callable[[], Iterable[SendRequest] | AsyncIterable[SendRequest]]:
+    """A callable giving a fresh iterable each time; ``TypeError`` for one-shot input."""
+    if isinstance(requests, Collection) and not isinstance(requests, (str, bytes)):
+        collection = requests
+        return lambda: collection
+    if callable(requests) and not isinstance(requests, (Iterable, AsyncIterable)):
+        return requests
+    raise TypeError(
+        "preflight=True must read the requests twice (check, then send): pass a sequence "
+        "(a list or tuple) or a callable returning a fresh iterable, not "
+        f"{type(requests).__name__} (a generator or iterator can be read only once)"
+    )
 
 
 def _by_index(result: SendResult) -> int:

@@ -11,15 +11,20 @@ The hierarchy, and what each branch tells the caller about delivery::
     ├── SkippedError                          fan-out only: never attempted: NOT delivered
     │   ├── DuplicateRequestError
     │   └── AlreadyProcessedError
+    ├── PreflightError                        the pre-flight found problems: nothing was sent
+    ├── UnknownPhoneNumberError (KeyError)    no such phone_number_id in the business accounts
+    ├── UnknownTemplateError (KeyError)       no such template (or language) for that account
     └── APIError                              the server answered with an error status
         ├── BadRequestError (400)             NOT delivered
         │   ├── ValidationError
-        │   └── TemplateNotApprovedError
+        │   ├── TemplateNotApprovedError
+        │   └── QuotaExceededError            the number's daily quota of recipients is used up
         ├── AuthenticationError (401)         NOT delivered
         ├── PermissionDeniedError (403)       NOT delivered
         ├── NotFoundError (404)               NOT delivered
         │   ├── TemplateNotFoundError
         │   └── PhoneNumberNotFoundError
+        ├── EndpointNotAvailableError         404 (not the API's JSON), 405 or 501: not offered yet
         ├── RateLimitError (429)              NOT delivered (refused before processing)
         ├── ServerError (5xx)                 501 and 503: NOT delivered
         │   └── ServerDeliveryUnknownError (also DeliveryUnknownError): 500, 502, 504, ...
@@ -45,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoint
+    from ._preflight import PreflightReport
 
 
 class MindoError(Exception):
@@ -331,3 +337,99 @@ class UnexpectedResponseError(InvalidResponseError, DeliveryUnknownError):
             f"HTTP {self.status_code}: {self.message} "
             f"(the message may have been delivered; {self.attempts} attempt(s))"
         )
+
+
+class QuotaExceededError(BadRequestError):
+    """The phone number's daily quota of distinct recipients is used up; nothing was sent.
+
+    The API does not document this answer; the library reads a 400 whose JSON body
+    says ``"code": "quota_exceeded"`` (the emulator's answer) as this error. A
+    fan-out skips the rest of that number's sends after one.
+    """
+
+
+class EndpointNotAvailableError(APIError):
+    """The server does not offer this endpoint yet (a non-JSON 404, a 405 or a 501).
+
+    The message-status endpoint is "coming soon" in the API's own overview: this
+    error says so instead of looking like an unknown id.
+    """
+
+    @classmethod
+    def from_error(cls, error: APIError, message: str) -> EndpointNotAvailableError:
+        """This error with everything ``error`` carries (status, body, endpoint, ...)."""
+        new = cls.__new__(cls)
+        new.__dict__.update(error.__dict__)
+        new.message = message
+        new.args = (message,)
+        return new
+
+
+class UnknownPhoneNumberError(MindoError, KeyError):
+    """No phone number with that ``phone_number_id`` in the business accounts.
+
+    ``phone_number_id`` is the id asked for and ``known`` the ids that exist.
+    """
+
+    def __init__(self, phone_number_id: str, known: tuple[str, ...]) -> None:
+        self.phone_number_id = phone_number_id
+        self.known = known
+        listed = ", ".join(known) if known else "none"
+        self.message = f"no phone number with phone_number_id {phone_number_id!r}; known: {listed}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownTemplateError(MindoError, KeyError):
+    """No template of that name (or not in that language) for the business account.
+
+    ``languages`` are the languages the template exists in there (empty when the
+    name itself is unknown); ``known`` the template names that exist.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        language: str | None,
+        *,
+        languages: tuple[str, ...] = (),
+        known: tuple[str, ...] = (),
+        phone_number_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self.language = language
+        self.languages = languages
+        self.known = known
+        self.phone_number_id = phone_number_id
+        where = f" for phone number {phone_number_id}" if phone_number_id else ""
+        if languages:
+            self.message = (
+                f"template {name!r} has no language {language!r}{where}; "
+                f"it exists in: {', '.join(languages)}"
+            )
+        else:
+            names = ", ".join(known) if known else "none"
+            self.message = f"no template {name!r}{where}; templates: {names}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PreflightError(MindoError):
+    """The pre-flight found problems, so nothing was sent; ``report`` lists them."""
+
+    def __init__(self, report: PreflightReport) -> None:
+        self.report = report
+        problems = report.problems
+        shown = "; ".join(problem.message for problem in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        self.message = (
+            f"the pre-flight found {len(problems)} problem(s), nothing was sent: {shown}{more}"
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message

@@ -28,6 +28,7 @@ from ._errors import (
     DuplicateRequestError,
     InvalidRequestError,
     PhoneNumberNotFoundError,
+    QuotaExceededError,
     TemplateNotApprovedError,
     TemplateNotFoundError,
 )
@@ -201,7 +202,8 @@ class _Run:
         if isinstance(error, AuthenticationError):
             if self.auth_error is None:
                 self.auth_error = error
-        elif isinstance(error, PhoneNumberNotFoundError):
+        elif isinstance(error, (PhoneNumberNotFoundError, QuotaExceededError)):
+            # Past the quota, every later send from the number would be refused too.
             self.number_errors.setdefault(request.phone_number_id, error)
         elif isinstance(error, (TemplateNotFoundError, TemplateNotApprovedError)):
             self.template_errors.setdefault(
@@ -388,6 +390,8 @@ def _breaker_reason(error: APIError) -> str:
         what = "the API key was refused (401) earlier in this run"
     elif isinstance(error, PhoneNumberNotFoundError):
         what = "this phone_number_id was not found earlier in this run"
+    elif isinstance(error, QuotaExceededError):
+        what = "this phone number's daily quota was used up earlier in this run"
     else:
         what = "this template is missing or not approved (seen earlier in this run)"
     return f"not attempted: {what}: {error.message}"

@@ -29,6 +29,7 @@ from ._errors import (
     NotFoundError,
     PermissionDeniedError,
     PhoneNumberNotFoundError,
+    QuotaExceededError,
     RateLimitError,
     ServerDeliveryUnknownError,
     ServerError,
@@ -160,6 +161,13 @@ def _is_template_not_found(message: str) -> bool:
     return message.startswith("Template") and "no encontrado" in message
 
 
+def _is_quota_exceeded(body: Mapping[str, Any]) -> bool:
+    # Not documented by the API: the emulator answers a send beyond the number's
+    # 24-hour quota with 400 {"error": "...", "code": "quota_exceeded"}.
+    code = body.get("code")
+    return isinstance(code, str) and code.lower() == "quota_exceeded"
+
+
 def _is_number_not_found(message: str) -> bool:
     return "WhatsApp" in message and "no encontrado" in message
 
@@ -189,6 +197,8 @@ def error_for_response(
     }
     if status_code == 400:
         if isinstance(body, dict):
+            if _is_quota_exceeded(body):
+                return QuotaExceededError(message, **common)
             if _is_not_approved(message):
                 return TemplateNotApprovedError(message, **common)
             fields = _field_errors(body)

@@ -22,13 +22,24 @@ import attrs
 
 from .._client import AsyncMindo
 from .._config import check_api_key, check_base_url
-from .._errors import AuthenticationError, ConfigurationError
+from .._errors import AuthenticationError, ConfigurationError, MindoError
 from .._fanout import Progress
 from .._journal import JournalEntry, SQLiteJournal
 from .._models import SendRequest, SendResult
+from ..types.business_accounts import BusinessAccounts
 from ._check import FileCheck, check_file, checked_rows
+from ._preflight import (
+    PreflightMode,
+    PreflightSettings,
+    PreflightStep,
+    RowGate,
+    fetch_accounts,
+    print_quota_change,
+    run_preflight,
+)
 from ._results import (
     EXIT_INTERRUPTED,
+    EXIT_NOT_ALL_SENT,
     EXIT_OK,
     EXIT_USAGE,
     InOrder,
@@ -69,6 +80,11 @@ class CampaignOptions:
     timeout: float = 30.0
     #: Where the emulator behind ``mindo demo`` is, for the summary (never the key).
     label: str | None = None
+    #: The pre-flight against the account: ``auto`` (warn and go on when the account
+    #: cannot be read), ``required`` or ``off``.
+    preflight: PreflightMode = "auto"
+    #: Send what today's quota allows and stop, instead of refusing the run.
+    allow_partial_quota: bool = False
 
 
 @attrs.define
@@ -208,6 +224,7 @@ async def _send_rows(
     journal: SQLiteJournal,
     writer: ResultWriter | None,
     view: CampaignView,
+    gate: RowGate | None = None,
 ) -> tuple[Tally, float]:
     tally = Tally(rows=check.rows)
     indexes_to_ordinals = array("q")
@@ -229,10 +246,15 @@ async def _send_rows(
             writer.write(row_result)
 
     in_order = InOrder(emit)
+    if gate is not None:
+        gate.lookup = lookup
 
     def requests() -> Iterator[SendRequest]:
         for row in checked_rows(check, defaults=options.defaults, declared=options.declared):
-            if row.ok and row.request is not None:
+            ruled_out = gate(row) if gate is not None and row.ok else None
+            if ruled_out is not None:
+                in_order.put(row.ordinal, ruled_out)
+            elif row.ok and row.request is not None:
                 indexes_to_ordinals.append(row.ordinal)
                 indexes_to_lines.append(row.line)
                 yield row.request
@@ -292,11 +314,10 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
     goes. Nothing is sent unless every check passed (or ``skip_invalid`` was
     given). Runs its own event loop (``anyio.run``): call it from synchronous code.
     """
-    if not options.dry_run:
-        problem = configuration_problem(options.api_key, options.base_url)
-        if problem is not None:
-            view.warn(f"Error: {problem}. Nothing was sent.")
-            return CampaignReport(EXIT_USAGE)
+    problem = configuration_problem(options.api_key, options.base_url)
+    if not options.dry_run and problem is not None:
+        view.warn(f"Error: {problem}. Nothing was sent.")
+        return CampaignReport(EXIT_USAGE)
     try:
         check = check_file(
             options.path,
@@ -318,6 +339,10 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
         )
         return CampaignReport(EXIT_USAGE, check)
     if options.dry_run:
+        if options.preflight == "required":
+            stop = _preflight_step(options, check, None, problem is None, view)
+            if isinstance(stop, int):
+                return CampaignReport(stop, check)
         view.print(
             f"Dry run: {check.valid:,} rows would be sent"
             + (f", {check.invalid:,} skipped as invalid" if check.invalid else "")
@@ -342,6 +367,10 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
             writer.close()
         return CampaignReport(EXIT_USAGE, check)
     try:
+        stop = _preflight_step(options, check, journal, problem is None, view)
+        if isinstance(stop, int):
+            return CampaignReport(stop, check)
+        step = stop
         if options.journal is not None:
             counts = journal.counts()
             earlier = sum(counts.values())
@@ -357,7 +386,7 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
         if options.label:
             view.warn(options.label)
         try:
-            tally, elapsed = anyio.run(_send_rows, options, check, journal, writer, view)
+            tally, elapsed = anyio.run(_send_rows, options, check, journal, writer, view, step.gate)
         except KeyboardInterrupt:  # pragma: no cover - the signal watcher handles Ctrl-C
             view.warn("Interrupted. Run the same command again to resume.")
             return CampaignReport(EXIT_INTERRUPTED, check)
@@ -369,7 +398,59 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
     view.summary(tally, name=options.path.name, elapsed=elapsed, throughput=throughput)
     if options.out is not None:
         view.print(f"Results: {options.out} (one line per row)")
+    if step.accounts is not None and step.report is not None:
+        try:
+            after: BusinessAccounts | None = fetch_accounts(
+                PreflightSettings(
+                    api_key=options.api_key, base_url=options.base_url, timeout=options.timeout
+                )
+            )
+        except MindoError:
+            after = None
+        print_quota_change(
+            step.accounts, after, [n.phone_number_id for n in step.report.numbers], view.print
+        )
     for text in advice(tally, options):
         view.warn(text)
+    deferred = step.gate.deferred if step.gate is not None else 0
+    if deferred:
+        view.warn(
+            f"{plural(deferred, 'row')} left for later by the quota (--allow-partial-quota): "
+            "run the same command again once the 24-hour window has room; the journal "
+            "continues from here."
+        )
     code = EXIT_USAGE if tally.auth_error and not tally.interrupted else tally.exit_code
+    if code == EXIT_NOT_ALL_SENT and deferred and tally.done + deferred == tally.rows:
+        # Stopped cleanly at the quota, as asked: everything else was sent.
+        code = EXIT_OK
     return CampaignReport(code, check, tally, elapsed, throughput)
+
+
+def _preflight_step(
+    options: CampaignOptions,
+    check: FileCheck,
+    journal: SQLiteJournal | None,
+    configured: bool,
+    view: CampaignView,
+) -> PreflightStep | int:
+    """The pre-flight against the account: its decision, or the exit status to stop with."""
+    step = run_preflight(
+        PreflightSettings(
+            mode=options.preflight,
+            allow_partial_quota=options.allow_partial_quota,
+            skip_invalid=options.skip_invalid,
+            api_key=options.api_key,
+            base_url=options.base_url,
+            timeout=options.timeout,
+        ),
+        check,
+        defaults=options.defaults,
+        declared=options.declared,
+        journal=journal,
+        configured=configured,
+        say=view.print,
+        warn=view.warn,
+    )
+    if step.exit_code is not None:
+        return step.exit_code
+    return step

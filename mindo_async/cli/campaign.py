@@ -184,12 +184,13 @@ class RichView:
         self.err = err
 
     def print(self, text: str) -> None:
-        """A line of the report, on ``out``."""
-        self.out.print(text)
+        """A line of the report, on ``out`` (plain text: the engine writes no markup, and
+        a row's values may hold brackets)."""
+        self.out.print(text, markup=False)
 
     def warn(self, text: str) -> None:
-        """A line for the user's attention, on ``err``."""
-        self.err.print(text)
+        """A line for the user's attention, on ``err`` (plain text)."""
+        self.err.print(text, markup=False)
 
     def progress(self, *, total: int, invalid: int) -> AbstractContextManager[ProgressCallback]:
         """The progress bar (a plain line every few seconds when ``err`` is no terminal)."""
@@ -283,6 +284,25 @@ def bulk(
             "--format", help="csv or jsonl (default: from the extension, else the content)."
         ),
     ] = None,
+    preflight: Annotated[
+        str,
+        typer.Option(
+            "--preflight",
+            help="Check the rows against the account (templates, variables, quota) before "
+            "sending: auto (warn and go on if the account cannot be read) or required.",
+        ),
+    ] = "auto",
+    no_preflight: Annotated[
+        bool, typer.Option("--no-preflight", help="Send without checking against the account.")
+    ] = False,
+    allow_partial_quota: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial-quota",
+            help="When a number's daily quota is short, send to the recipients that fit and "
+            "stop; the same command run later continues from the journal.",
+        ),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = 30.0,
@@ -290,7 +310,8 @@ def bulk(
 ) -> None:
     """Send one template message per row of a CSV or JSON Lines file.
 
-    The whole file is checked before anything is sent. A journal next to the file
+    The whole file is checked before anything is sent, then checked against the
+    account (templates, variables, each number's quota). A journal next to the file
     makes it safe to run the same command again after a crash or Ctrl-C: nothing
     already sent is sent twice. Exit status: 0 every row sent, 1 some rejected or
     unknown, 2 usage, file or configuration error, 130 interrupted.
@@ -301,6 +322,12 @@ def bulk(
         raise typer.BadParameter("give --journal or --no-journal, not both", param_hint="--journal")
     if file_format is not None and file_format not in ("csv", "jsonl"):
         raise typer.BadParameter("use csv or jsonl", param_hint="--format")
+    if preflight not in ("auto", "required"):
+        raise typer.BadParameter("use auto or required", param_hint="--preflight")
+    if no_preflight and preflight == "required":
+        raise typer.BadParameter(
+            "give --preflight=required or --no-preflight, not both", param_hint="--no-preflight"
+        )
     declared: frozenset[str] | None = None
     if variables is not None:
         declared = frozenset(name.strip() for name in variables.split(",") if name.strip())
@@ -321,6 +348,8 @@ def bulk(
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
+        preflight="off" if no_preflight else "required" if preflight == "required" else "auto",
+        allow_partial_quota=allow_partial_quota,
     )
     try:
         report = run_campaign(options, RichView(out_console, err_console))

@@ -1,9 +1,38 @@
-"""The business accounts, phone numbers (with tier and quota) and templates of the API key."""
+"""``mindo.business_accounts``: the account's numbers, quota and templates."""
 
 from __future__ import annotations
 
+import time
+
+from .._endpoints import BUSINESS_ACCOUNTS
+from ..types.business_accounts import BusinessAccounts
 from ._base import AsyncAPIResource
+from ._parse import structure
 
 
 class AsyncBusinessAccounts(AsyncAPIResource):
-    """The business accounts, phone numbers (with tier and quota) and templates of the API key."""
+    """``GET /business-accounts/``, with a small cache for the pre-flight and the CLI."""
+
+    _cached: tuple[float, BusinessAccounts] | None = None
+
+    async def get(self, *, max_age: float | None = None) -> BusinessAccounts:
+        """Everything tied to the API key: company, numbers with their quota, templates.
+
+        Args:
+            max_age: Accept an answer fetched at most this many seconds ago by this
+                client instead of asking again. ``None`` (the default) always asks.
+                The quota in a cached answer is as old as the answer.
+        """
+        cached = self._cached
+        if max_age is not None and cached is not None:
+            fetched_at, accounts = cached
+            if time.monotonic() - fetched_at <= max_age:
+                return accounts
+        body = await self._get(BUSINESS_ACCOUNTS)
+        accounts = structure(body, BusinessAccounts, BUSINESS_ACCOUNTS)
+        self._cached = (time.monotonic(), accounts)
+        return accounts  # type: ignore[no-any-return]
+
+    def forget(self) -> None:
+        """Drop the cached answer, so the next ``get(max_age=...)`` asks the API."""
+        self._cached = None

@@ -1,16 +1,20 @@
-"""Template messages: send one, and (with the account issue) read its delivery status."""
+"""Template messages: send one, and read its delivery status."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .._endpoints import MESSAGE_STATUS
+from .._errors import APIError, EndpointNotAvailableError, InvalidRequestError, NotFoundError
 from .._models import SendRequest, SentMessage, VariableValue
 from .._validation import validate_request
+from ..types.messages import MessageDetails
 from ._base import AsyncAPIResource
+from ._parse import structure
 
 
 class AsyncMessages(AsyncAPIResource):
-    """Template messages: ``send``, ``send_request``."""
+    """Template messages: ``send``, ``send_request``, and ``get`` (the delivery status)."""
 
     async def send(
         self,
@@ -39,3 +43,33 @@ class AsyncMessages(AsyncAPIResource):
         self._requester.ensure_open()
         message, _ = await self._requester.deliver(validate_request(request))
         return message
+
+    async def get(self, message_id: str) -> MessageDetails:
+        """The delivery status of the message ``message_id`` (the wamid ``send`` returned).
+
+        The wamid is percent-encoded in the path. The API's overview marks this
+        endpoint "coming soon": a 404 that is not the API's JSON error, a 405 or
+        a 501 raises ``EndpointNotAvailableError``; a JSON 404 is
+        ``NotFoundError`` (no such message).
+        """
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise InvalidRequestError({"message_id": ["is required (the wamid send returned)"]})
+        try:
+            body = await self._get(MESSAGE_STATUS, path_params={"message_id": message_id.strip()})
+        except NotFoundError as exc:
+            if isinstance(exc.body, dict):
+                raise
+            raise _not_available(exc) from exc
+        except APIError as exc:
+            if exc.status_code in (405, 501):
+                raise _not_available(exc) from exc
+            raise
+        return structure(body, MessageDetails, MESSAGE_STATUS)  # type: ignore[no-any-return]
+
+
+def _not_available(error: APIError) -> EndpointNotAvailableError:
+    return EndpointNotAvailableError.from_error(
+        error,
+        f"the server does not offer the message-status endpoint yet (HTTP {error.status_code}; "
+        "the API lists it as coming soon); keep the message_id and try again later",
+    )

@@ -564,7 +564,10 @@ def test_rows_refused_by_the_api_exit_1(server: EmulatorServer, tmp_path: Path) 
         [[phone(i), "promo_pending", "A"] for i in range(5)],
     )
     out = tmp_path / "r.jsonl"
-    result = invoke(server, [*BULK, str(source), "--out", str(out), "--concurrency", "1"])
+    # --no-preflight: this test counts sends (the pre-flight reads the account first).
+    result = invoke(
+        server, [*BULK, str(source), "--out", str(out), "--concurrency", "1", "--no-preflight"]
+    )
     assert result.exit_code == 1, result.output
     outcomes = [row["outcome"] for row in read_jsonl(out)]
     assert outcomes == ["rejected"] + ["skipped"] * 4
@@ -588,8 +591,10 @@ def test_rerun_sends_nothing_twice_and_reports_rows_done(
     """Running the same command again sends nothing; rows are reported already sent, exit 0."""
     source = campaign(tmp_path / "c.csv", 30)
     first_out, second_out = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
-    assert invoke(server, [*BULK, str(source), "--out", str(first_out)]).exit_code == 0
-    result = invoke(server, [*BULK, str(source), "--out", str(second_out)])
+    # --no-preflight: this test counts sends (the pre-flight reads the account first).
+    command = [*BULK, "--no-preflight", str(source)]
+    assert invoke(server, [*command, "--out", str(first_out)]).exit_code == 0
+    result = invoke(server, [*command, "--out", str(second_out)])
     assert result.exit_code == 0, result.output
     assert "resuming" in result.stderr
     assert "30 already sent by an earlier run" in result.stdout
