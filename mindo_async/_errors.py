@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoint
-    from ._preflight import PreflightReport
 
 
 class MindoError(Exception):
@@ -419,9 +418,15 @@ class UnknownTemplateError(MindoError, KeyError):
 
 
 class PreflightError(MindoError):
-    """The pre-flight found problems, so nothing was sent; ``report`` lists them."""
+    """The pre-flight found problems, so nothing was sent; ``report`` lists them.
 
-    def __init__(self, report: PreflightReport) -> None:
+    ``report`` is the ``PreflightReport`` (typed loosely here: this module
+    imports nothing of the library, so that every module can import it).
+    """
+
+    report: Any
+
+    def __init__(self, report: Any) -> None:
         self.report = report
         problems = report.problems
         shown = "; ".join(problem.message for problem in problems[:5])
