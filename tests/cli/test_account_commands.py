@@ -1,148 +1,67 @@
-"""`mindo account/message/contact/business` and the pre-flight of `mindo bulk`, over sockets.
-
-The emulator's own handlers for the account endpoints belong to another
-change; until they land, ``AccountEmulator`` (below) answers them from the
-vendored reference examples, on top of the emulator's send endpoint.
-"""
+"""`mindo account/message/contact/business` and the pre-flight of `mindo bulk`, over sockets."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from mindo_async._endpoints import (
-    BUSINESS_ACCOUNTS,
-    BUSINESS_HOURS,
-    BUSINESS_INFO,
-    CONTACT_LOOKUP,
-    HOLIDAYS,
-    MESSAGE_STATUS,
-)
 from mindo_async.cli import app
-from mindo_async.testing import Emulator, EmulatorServer, serve
+from mindo_async.testing import (
+    DEFAULT_API_KEY,
+    DEFAULT_PHONE_NUMBER_ID,
+    Emulator,
+    EmulatorData,
+    EmulatorServer,
+    MessageLifecycle,
+    PhoneNumber,
+    VirtualClock,
+    serve,
+)
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
-NUMBER_ID = "813497231850626"
+NUMBER_ID = DEFAULT_PHONE_NUMBER_ID
 TEMPLATE = "verification_code"
-MESSAGES_PREFIX = MESSAGE_STATUS.path.split("{")[0]
+OTHER_KEY = "mindo_" + "s" * 24
+OLD_KEY = "mindo_" + "o" * 24
 
 
-def example(name: str) -> Any:
-    """The documented 200 body of the endpoint ``name`` (vendored)."""
-    return json.loads((REFERENCE / f"{name}.json").read_text(encoding="utf-8"))["responses"]["200"]
-
-
-def account_body(*, remaining: int = 955, limit: int = 1000, can_send: bool = True) -> Any:
-    """The documented business-accounts example, with the emulator's templates and this quota."""
-    body = copy.deepcopy(example("business_accounts.get"))
-    account = body["businessAccounts"][0]
-    account["phoneNumbers"][0]["quota"] = {
-        "dailyLimit": limit,
-        "uniqueNumbersSent24h": limit - remaining,
-        "remaining": remaining,
-        "usagePercentage": (limit - remaining) / limit * 100,
-        "canSend": can_send,
-    }
-
-    def variables(*names: str) -> list[dict[str, Any]]:
-        return [
-            {"name": n, "type": "TEXT", "position": i, "isRequired": True, "component": "BODY"}
-            for i, n in enumerate(names, 1)
-        ]
-
-    account["templates"] = [
-        {
-            "name": "welcome_message",
-            "language": "es",
-            "category": "MARKETING",
-            "variables": variables("name", "code"),
-        },
-        {
-            "name": TEMPLATE,
-            "language": "es",
-            "category": "AUTHENTICATION",
-            "variables": variables("name", "code"),
-        },
-        {
-            "name": "order_update",
-            "language": "es",
-            "category": "UTILITY",
-            "variables": variables("order_id", "status"),
-        },
-    ]
-    return body
-
-
-class AccountEmulator(Emulator):
-    """The emulator, plus the account-area GET endpoints answered from set bodies."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.answers: dict[str, tuple[int, Any]] = {
-            BUSINESS_ACCOUNTS.path: (200, account_body()),
-            CONTACT_LOOKUP.path: (200, example("contacts.lookup")),
-            BUSINESS_INFO.path: (200, example("business.info")),
-            BUSINESS_HOURS.path: (200, example("business.hours")),
-            HOLIDAYS.path: (200, example("business.holidays")),
-        }
-        self.message_status: tuple[int, Any] | None = (200, None)
-        self.reads: list[tuple[str, str]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            await super().__call__(scope, receive, send)
-            return
-        path: str = scope["path"]
-        self.reads.append((path, scope["query_string"].decode()))
-        headers = dict(scope["headers"])
-        if headers.get(b"x-api-key", b"").decode() != self.api_key:
-            await _reply(send, 401, {"detail": "API Key expirada"})
-        elif path.startswith(MESSAGES_PREFIX) and self.message_status is not None:
-            status, body = self.message_status
-            if body is None:
-                body = example("messages.get")
-                body["meta_message_id"] = path[len(MESSAGES_PREFIX) :].rstrip("/")
-            await _reply(send, status, body)
-        elif path in self.answers:
-            await _reply(send, *self.answers[path])
-        else:
-            await _reply(send, 404, "<h1>Not Found</h1>")
-
-
-async def _reply(send: Any, status: int, body: Any) -> None:
-    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    kind = b"text/html" if isinstance(body, str) else b"application/json"
-    await send(
-        {"type": "http.response.start", "status": status, "headers": [(b"content-type", kind)]}
+def data(tier: str = "TIER_100000") -> EmulatorData:
+    """The emulator's seed, the number at ``tier``; a key that may only send, an expired one."""
+    return EmulatorData(
+        api_keys=[DEFAULT_API_KEY, OTHER_KEY, OLD_KEY],
+        phone_numbers=[PhoneNumber(NUMBER_ID, tier=tier, is_primary=True, id=123)],
+        api_key_scopes={OTHER_KEY: ["send"]},
+        expired_api_keys=[OLD_KEY],
     )
-    await send({"type": "http.response.body", "body": content})
 
 
 @pytest.fixture
-def emulator() -> AccountEmulator:
-    return AccountEmulator(seed=7)
+def emulator() -> Emulator:
+    """The emulator on a virtual clock; every message is read an hour after it is sent."""
+    return Emulator(
+        data(),
+        seed=7,
+        clock=VirtualClock(),
+        lifecycle=MessageLifecycle(failure_share=0.0, read_share=1.0),
+    )
 
 
 @pytest.fixture
-def server(emulator: AccountEmulator) -> Iterator[EmulatorServer]:
-    """The account emulator over loopback sockets."""
+def server(emulator: Emulator) -> Iterator[EmulatorServer]:
+    """The emulator over loopback sockets."""
     with serve(emulator) as running:
         yield running
 
 
-def invoke(server: EmulatorServer, args: Sequence[str]) -> Result:
+def invoke(server: EmulatorServer, args: Sequence[str], key: str | None = None) -> Result:
     """Run `mindo ARGS` in-process against the server."""
     env = {
-        "MINDO_API_KEY": server.api_key,
+        "MINDO_API_KEY": key or server.api_key,
         "MINDO_BASE_URL": server.base_url,
         "COLUMNS": "200",
     }
@@ -174,9 +93,8 @@ def test_account_shows_numbers_tier_quota_and_templates(server: EmulatorServer) 
     result = invoke(server, ["account"])
     assert result.exit_code == 0, result.output
     assert NUMBER_ID in result.stdout
-    assert "TIER_1000" in result.stdout
-    assert "45/1000" in result.stdout
-    assert "955" in result.stdout
+    assert "TIER_100000" in result.stdout
+    assert "0/100000" in result.stdout
     assert "verification_code" in result.stdout
     assert "name* TEXT" in result.stdout
 
@@ -185,89 +103,109 @@ def test_account_json_is_the_parsed_model(server: EmulatorServer) -> None:
     """`mindo account --json` prints the model in snake_case, enums as their values."""
     result = invoke(server, ["account", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    (account,) = data["business_accounts"]
+    (account,) = json.loads(result.stdout)["business_accounts"]
     number = account["phone_numbers"][0]
     assert number["phone_number_id"] == NUMBER_ID
-    assert number["messaging_limit_tier"] == "TIER_1000"
-    assert number["quota"]["remaining"] == 955
-    assert [t["name"] for t in account["templates"]][1] == TEMPLATE
+    assert number["messaging_limit_tier"] == "TIER_100000"
+    assert number["quota"]["remaining"] == 100_000
+    assert TEMPLATE in [t["name"] for t in account["templates"]]
 
 
-def test_account_with_a_refused_key_exits_2(
-    server: EmulatorServer, emulator: AccountEmulator
-) -> None:
-    """A 401 ("API Key expirada") is a usage error: exit 2 with what to check."""
-    result = CliRunner().invoke(
-        app,
-        ["account"],
-        env={"MINDO_API_KEY": "mindo_" + "z" * 24, "MINDO_BASE_URL": server.base_url},
-    )
+def test_account_with_an_expired_key_exits_2(server: EmulatorServer) -> None:
+    """A 401 "API Key expirada" is a usage error: exit 2 with what to check."""
+    result = invoke(server, ["account"], key=OLD_KEY)
     assert result.exit_code == 2
     assert "AuthenticationError" in result.stderr
+    assert "expirada" in result.stderr
     assert "MINDO_API_KEY" in result.stderr
 
 
-def test_contact_masks_the_phone_and_json_has_every_field(server: EmulatorServer) -> None:
-    """`mindo contact` sends the number as given, masks it in text, and --json has the model."""
+def test_contact_masks_the_phone_and_json_has_every_field(
+    server: EmulatorServer, emulator: Emulator
+) -> None:
+    """`mindo contact` finds the seeded contact (phone masked in text); --json after a reply."""
     text = invoke(server, ["contact", "+54 223 15-596-1983"])
     assert text.exit_code == 0, text.output
     assert "Juan Perez" in text.stdout
     assert "+5492235961983" not in text.stdout
-    assert "open until" in text.stdout
+    assert "closed" in text.stdout
+    emulator.reply("+5492235961983")
     data = json.loads(invoke(server, ["contact", "5492235961983", "--json"]).stdout)
     assert data["found"] is True
-    assert data["contact"]["contact_list_id"] == 5
-    assert datetime.fromisoformat(data["session_expires_at"]) == datetime(
-        2025, 3, 29, 14, 22, tzinfo=timezone.utc
-    )
+    assert data["has_replied"] is True
+    assert data["session_window_active"] is True
+    assert data["contact"]["full_name"] == "Juan Perez"
 
 
-def test_contact_refuses_what_is_not_a_phone(
-    server: EmulatorServer, emulator: AccountEmulator
-) -> None:
+def test_contact_refuses_what_is_not_a_phone(server: EmulatorServer) -> None:
     """A value that is not phone-like exits 2 without a request."""
     result = invoke(server, ["contact", "hola"])
     assert result.exit_code == 2
     assert "phone" in result.stderr
-    assert emulator.reads == []
+    assert server.ledger.counts["total_requests"] == 0
 
 
-def test_business_commands(server: EmulatorServer, emulator: AccountEmulator) -> None:
-    """`mindo business info|hours|holidays` print each answer; holidays forwards --from/--to."""
+def test_business_commands(server: EmulatorServer) -> None:
+    """`mindo business info|hours|holidays` print each answer; holidays honours --from/--to."""
     info = invoke(server, ["business", "info"])
     assert info.exit_code == 0, info.output
     assert "America/Argentina/Buenos_Aires" in info.stdout
-    hours = invoke(server, ["business", "hours", "--json"])
-    assert json.loads(hours.stdout)[0]["schedules"][0]["start_time"] == "09:00:00"
-    holidays = invoke(
-        server, ["business", "holidays", "--from", "2026-01-01", "--to", "2026-12-31"]
-    )
-    assert holidays.exit_code == 0, holidays.output
-    assert "Nochebuena" in holidays.stdout
-    assert "09:00-13:00" in holidays.stdout
-    assert (HOLIDAYS.path, "from=2026-01-01&to=2026-12-31") in emulator.reads
-    bad = invoke(server, ["business", "holidays", "--from", "1/1/2026"])
-    assert bad.exit_code == 2
-
-
-def test_message_shows_the_status(server: EmulatorServer) -> None:
-    """`mindo message WAMID` prints the current status and its times; --json the model."""
-    wamid = "wamid.HBgNNTQ5MTEyMzQ1Njc4FQIAERgSQjVBN0YzRjQ2NzFCNDVBNQA="
-    text = invoke(server, ["message", wamid])
+    hours = json.loads(invoke(server, ["business", "hours", "--json"]).stdout)
+    assert hours[0]["schedules"][0]["start_time"] == "09:00:00"
+    text = invoke(server, ["business", "holidays", "--from", "2026-12-01", "--to", "2026-12-31"])
     assert text.exit_code == 0, text.output
-    assert "read" in text.stdout
-    assert "2025-11-16T21:31:00Z" in text.stdout
+    assert "Nochebuena" in text.stdout
+    assert "09:00-13:00" in text.stdout
+    assert "Año Nuevo" not in text.stdout
+    selected = json.loads(
+        invoke(
+            server, ["business", "holidays", "--from", "2026-01-01", "--to", "2026-01-01", "--json"]
+        ).stdout
+    )
+    assert [h["date"] for h in selected] == ["2026-01-01"]
+    assert invoke(server, ["business", "holidays", "--from", "1/1/2026"]).exit_code == 2
+
+
+def test_message_shows_the_status(server: EmulatorServer, emulator: Emulator) -> None:
+    """`mindo message WAMID` prints the status as it moves; --json the model."""
+    sent = invoke(
+        server,
+        [
+            "send",
+            "--phone-number-id",
+            NUMBER_ID,
+            "--template",
+            TEMPLATE,
+            "--to",
+            phone(1),
+            "--var",
+            "name=Ana",
+            "--var",
+            "code=1",
+            "--json",
+        ],
+    )
+    wamid = json.loads(sent.stdout)["message_id"]
+    first = invoke(server, ["message", wamid])
+    assert first.exit_code == 0, first.output
+    assert ": sent" in first.stdout
+    emulator.advance(3600)
     data = json.loads(invoke(server, ["message", wamid, "--json"]).stdout)
     assert data["delivery_status"]["current"] == "read"
+    assert data["meta_message_id"] == wamid
 
 
-def test_message_on_a_server_without_the_endpoint(
-    server: EmulatorServer, emulator: AccountEmulator
-) -> None:
-    """A non-JSON 404 says the server does not offer the endpoint yet; exit 1."""
-    emulator.message_status = (404, "<h1>Not Found</h1>")
-    result = invoke(server, ["message", "wamid.ABC="])
+def test_message_of_an_unknown_id_exits_1(server: EmulatorServer) -> None:
+    """An unknown wamid (the API's JSON 404) is NotFoundError: exit 1."""
+    result = invoke(server, ["message", "wamid.NOPE="])
+    assert result.exit_code == 1
+    assert "NotFoundError" in result.stderr
+
+
+def test_message_on_a_server_without_the_endpoint() -> None:
+    """A server that does not offer message status (HTML 404) says so; exit 1."""
+    with serve(Emulator(message_status_available=False)) as running:
+        result = invoke(running, ["message", "wamid.ABC="])
     assert result.exit_code == 1
     assert "does not offer" in result.stderr
 
@@ -280,7 +218,9 @@ def test_bulk_runs_the_preflight_and_sends(server: EmulatorServer, tmp_path: Pat
     result = invoke(server, [*BULK, str(campaign(tmp_path / "c.csv", 5))])
     assert result.exit_code == 0, result.output
     assert "Pre-flight against the account: 5 rows checked, 0 with problems" in result.stdout
-    assert "Quota of 813497231850626: before 45 used of 1,000 (955 left)" in result.stdout
+    assert f"Quota of {NUMBER_ID}: before 0 used of 100,000 (100,000 left); after 5 used" in (
+        result.stdout
+    )
     assert len(server.ledger.messages) == 5
 
 
@@ -331,73 +271,70 @@ def test_bulk_skip_invalid_rejects_the_rows_with_problems(
     assert len(server.ledger.messages) == 2
 
 
-def test_bulk_refuses_a_campaign_beyond_the_quota(
-    server: EmulatorServer, emulator: AccountEmulator, tmp_path: Path
-) -> None:
-    """5 recipients with room for 3: exit 2, the message says 3 fit today, nothing is sent."""
-    emulator.answers[BUSINESS_ACCOUNTS.path] = (200, account_body(remaining=3, limit=50))
-    result = invoke(server, [*BULK, str(campaign(tmp_path / "c.csv", 5))])
+def test_bulk_refuses_a_campaign_beyond_the_quota(emulator: Emulator, tmp_path: Path) -> None:
+    """53 recipients on a TIER_50 number: exit 2, the message says 50 fit today, nothing sent."""
+    emulator.data = data("TIER_50")
+    with serve(emulator) as server:
+        result = invoke(server, [*BULK, str(campaign(tmp_path / "c.csv", 53))])
     assert result.exit_code == 2, result.output
-    assert "room for 3 more recipients today" in result.stderr
-    assert "2 would fail" in result.stderr
+    assert "room for 50 more recipients today" in result.stderr
+    assert "3 would fail" in result.stderr
     assert "--allow-partial-quota" in result.stderr
-    assert server.ledger.messages == ()
+    assert emulator.ledger.messages == ()
 
 
-def test_allow_partial_quota_sends_what_fits_and_a_later_run_continues(
-    server: EmulatorServer, emulator: AccountEmulator, tmp_path: Path
+def test_allow_partial_quota_sends_what_fits_and_the_next_day_continues(
+    emulator: Emulator, tmp_path: Path
 ) -> None:
-    """--allow-partial-quota sends 3 of 5 (exit 0); a rerun with room sends the 2 left."""
-    emulator.answers[BUSINESS_ACCOUNTS.path] = (200, account_body(remaining=3, limit=50))
-    source = campaign(tmp_path / "c.csv", 5)
+    """--allow-partial-quota sends 50 of 53 (exit 0); a day later the same command sends 3."""
+    emulator.data = data("TIER_50")
+    source = campaign(tmp_path / "c.csv", 53)
     out = tmp_path / "r.jsonl"
-    first = invoke(server, [*BULK, str(source), "--allow-partial-quota", "--out", str(out)])
-    assert first.exit_code == 0, first.output
-    outcomes = [json.loads(line)["outcome"] for line in out.read_text().splitlines()]
-    assert outcomes == ["sent"] * 3 + ["skipped"] * 2
-    assert "left for later by the quota" in first.stderr
-    assert len(server.ledger.messages) == 3
-    # The next day: the window has room again, and the journal skips what was sent.
-    emulator.answers[BUSINESS_ACCOUNTS.path] = (200, account_body(remaining=50, limit=50))
-    second = invoke(server, [*BULK, str(source), "--allow-partial-quota"])
+    with serve(emulator) as server:
+        first = invoke(server, [*BULK, str(source), "--allow-partial-quota", "--out", str(out)])
+        assert first.exit_code == 0, first.output
+        outcomes = [json.loads(line)["outcome"] for line in out.read_text().splitlines()]
+        assert outcomes == ["sent"] * 50 + ["skipped"] * 3
+        assert "left for later by the quota" in first.stderr
+        assert "after 50 used (0 left)" in first.stdout
+        emulator.advance(24 * 3600 + 1)
+        second = invoke(server, [*BULK, str(source), "--allow-partial-quota"])
     assert second.exit_code == 0, second.output
-    assert "2 distinct recipients" in second.stdout
-    assert len(server.ledger.messages) == 5
-    assert len({m.recipient_phone for m in server.ledger.messages}) == 5
+    assert "3 distinct recipients" in second.stdout
+    assert len(emulator.ledger.messages) == 53
+    assert len({m.recipient_phone for m in emulator.ledger.messages}) == 53
+    assert emulator.ledger.counts["quota_exceeded"] == 0
 
 
 def test_unreadable_account_warns_and_goes_on_unless_required(
-    server: EmulatorServer, emulator: AccountEmulator, tmp_path: Path
+    server: EmulatorServer, tmp_path: Path
 ) -> None:
-    """A 403 on business-accounts: a warning and the run goes on; --preflight=required stops it."""
-    emulator.answers[BUSINESS_ACCOUNTS.path] = (
-        403,
-        {"detail": "API Key no tiene acceso a este recurso"},
+    """A key that may only send (403 on the account): a warning and the run goes on;
+    --preflight=required stops it."""
+    required = invoke(
+        server, [*BULK, str(campaign(tmp_path / "a.csv", 2)), "--preflight=required"], OTHER_KEY
     )
-    required = invoke(server, [*BULK, str(campaign(tmp_path / "a.csv", 2)), "--preflight=required"])
     assert required.exit_code == 2, required.output
     assert "--preflight=required" in required.stderr
     assert server.ledger.messages == ()
-    auto = invoke(server, [*BULK, str(campaign(tmp_path / "b.csv", 2))])
+    auto = invoke(server, [*BULK, str(campaign(tmp_path / "b.csv", 2))], OTHER_KEY)
     assert auto.exit_code == 0, auto.output
     assert "Warning: cannot read the account" in auto.stderr
     assert len(server.ledger.messages) == 2
 
 
-def test_no_preflight_does_not_read_the_account(
-    server: EmulatorServer, emulator: AccountEmulator, tmp_path: Path
-) -> None:
-    """--no-preflight sends without reading business-accounts."""
+def test_no_preflight_does_not_read_the_account(server: EmulatorServer, tmp_path: Path) -> None:
+    """--no-preflight sends without reading business-accounts: only the sends reach the server."""
     result = invoke(server, [*BULK, str(campaign(tmp_path / "c.csv", 2)), "--no-preflight"])
     assert result.exit_code == 0, result.output
-    assert emulator.reads == []
+    assert server.ledger.counts["total_requests"] == 2
 
 
 # -- message over a campaign -------------------------------------------------------------
 
 
 def test_message_reads_every_status_of_a_campaign_journal(
-    server: EmulatorServer, emulator: AccountEmulator, tmp_path: Path
+    server: EmulatorServer, emulator: Emulator, tmp_path: Path
 ) -> None:
     """`mindo message JOURNAL --out` fetches each sent message's status and summarises them."""
     source = campaign(tmp_path / "c.csv", 4)
@@ -405,6 +342,7 @@ def test_message_reads_every_status_of_a_campaign_journal(
     journal = tmp_path / "c.csv.journal.sqlite"
     with sqlite3.connect(journal) as db:
         sent = {row[0] for row in db.execute("SELECT message_id FROM requests")}
+    emulator.advance(3600)
     statuses = tmp_path / "statuses.csv"
     result = invoke(server, ["message", str(journal), "--out", str(statuses), "-c", "2"])
     assert result.exit_code == 0, result.output
@@ -418,7 +356,7 @@ def test_message_reads_every_status_of_a_campaign_journal(
 
 
 def test_message_reads_the_ids_of_a_results_file(server: EmulatorServer, tmp_path: Path) -> None:
-    """`mindo message results.jsonl` reads the message ids of a bulk --out file."""
+    """`mindo message results.jsonl` reads the message ids of a bulk --out file (all still sent)."""
     out = tmp_path / "r.jsonl"
     assert (
         invoke(server, [*BULK, str(campaign(tmp_path / "c.csv", 3)), "--out", str(out)]).exit_code
@@ -426,7 +364,7 @@ def test_message_reads_the_ids_of_a_results_file(server: EmulatorServer, tmp_pat
     )
     result = invoke(server, ["message", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"messages": 3, "statuses": {"read": 3}}
+    assert json.loads(result.stdout) == {"messages": 3, "statuses": {"sent": 3}}
 
 
 def test_message_refuses_a_file_without_message_ids(server: EmulatorServer, tmp_path: Path) -> None:
