@@ -63,13 +63,10 @@ WHERE: dict[str, tuple[tuple[str, str], str, tuple[str, ...]]] = {
     ),
 }
 
-_ISSUE_10 = ("business_accounts.get", "messages.get", "contacts.lookup", "business.info",
-             "business.hours", "business.holidays")  # fmt: skip
 _ISSUE_11 = ("bulk_sends.create", "bulk_sends.get", "bulk_sends.messages", "bulk_sends.list")
 
 #: (endpoint name, piece) -> the issue that brings it. Remove a line when it lands.
 PENDING: dict[tuple[str, str], str] = {
-    **{(name, piece): "#10" for name in _ISSUE_10 for piece in ("resource", "model", "cli")},
     **{
         (name, piece): "#11"
         for name in _ISSUE_11
