@@ -84,10 +84,10 @@ class AsyncMindo:
             httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
         max_connections: Size of the connection pool; sends beyond it wait their turn
             without a pool timeout.
-        account_cache_ttl: Seconds for which ``preflight`` (and the CLI) reuse the
-            business-accounts answer this client last fetched, instead of asking
-            again; 0 always asks. ``business_accounts.get()`` itself always asks
-            unless given ``max_age``.
+        account_cache_ttl: Seconds for which ``preflight`` (and ``preflight=True``
+            runs) reuse the business-accounts answer this client last fetched,
+            instead of asking again; 0 always asks. ``business_accounts.get()``
+            itself always asks unless given ``max_age``.
     """
 
     def __init__(
