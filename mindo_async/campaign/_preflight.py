@@ -164,7 +164,8 @@ def check_rows(
     lookup: Lookup | None,
 ) -> PreflightReport:
     """The pre-flight of the file's valid rows, by line number; journal-sent rows left out."""
-    checker = PreflightChecker(accounts)
+    # The file check validated every row already.
+    checker = PreflightChecker(accounts, validate=False)
     for row in checked_rows(check, defaults=defaults, declared=declared):
         if not row.ok or row.request is None:
             continue

@@ -315,3 +315,14 @@ async def test_async_iterable_input_is_checked_like_a_list() -> None:
     from_async = await check_campaign_async(accounts(), _agen(requests))
     assert from_async == from_list
     assert from_async.invalid_requests == 1
+
+
+def test_validate_false_skips_the_request_checks_but_not_the_account_checks() -> None:
+    """PreflightChecker(validate=False) trusts pre-validated input: no INVALID_REQUEST, the rest."""
+    from mindo_async._preflight import PreflightChecker
+
+    checker = PreflightChecker(accounts(), validate=False)
+    checker.check(0, welcome("not a phone"))
+    checker.check(1, welcome("+5491100000002", code="x", customer_name="A"))
+    report = checker.report()
+    assert [(p.code, p.index) for p in report.problems] == [(ProblemCode.UNKNOWN_VARIABLE, 1)]
