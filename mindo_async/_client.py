@@ -116,7 +116,11 @@ class AsyncMindo:
             raise ConfigurationError("rate_limit must be positive, or None to turn it off")
         if max_connections < 1:
             raise ConfigurationError("max_connections must be at least 1")
-        if not isinstance(account_cache_ttl, (int, float)) or not account_cache_ttl >= 0:
+        if (
+            isinstance(account_cache_ttl, bool)
+            or not isinstance(account_cache_ttl, (int, float))
+            or not account_cache_ttl >= 0
+        ):
             raise ConfigurationError("account_cache_ttl must be a number of seconds >= 0")
         self._account_cache_ttl = float(account_cache_ttl)
         if transport not in ("auto", "aiohttp", "httpx"):

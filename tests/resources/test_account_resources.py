@@ -345,7 +345,7 @@ async def test_account_cache_ttl_zero_always_asks() -> None:
     assert recorder.paths().count(BUSINESS_ACCOUNTS.path) == 2
 
 
-@pytest.mark.parametrize("ttl", [-1, float("nan"), "60"])
+@pytest.mark.parametrize("ttl", [-1, float("nan"), "60", True])
 def test_a_bad_account_cache_ttl_is_a_configuration_error(ttl: object) -> None:
     """A negative, NaN or non-numeric account_cache_ttl is refused at construction."""
     with pytest.raises(ConfigurationError, match="account_cache_ttl"):
