@@ -242,7 +242,6 @@ async def mindo(
         base_url=base_url,
         rate_limit=None,
         transport=transport,  # type: ignore[arg-type]
-        max_connections=max(concurrency, 1),
     ) as client:
         if sequential:
 

@@ -5,7 +5,8 @@ workload (0 ms server, the same concurrency, fixed workers), so the difference
 between two neighbouring layers is what that layer costs per send:
 
 1. raw aiohttp: ``ClientSession.post`` + read + ``json.loads``;
-2. ``AiohttpTransport.handle_async_request`` called directly on an ``httpx.Request``;
+2. httpx-aiohttp's ``AiohttpTransport.handle_async_request`` called directly on an
+   ``httpx.Request`` (2b: the same on this library's own aiohttp transport);
 3. ``httpx.AsyncClient.send`` on that transport (``client.post``);
 4. ``AsyncMindo._deliver``: encoding, retry loop, limiter, interpretation (on the
    client it built, it calls the transport directly; 4b is the same on a caller's
@@ -20,6 +21,7 @@ interpreting the answer) with no I/O at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import time
@@ -32,16 +34,26 @@ from ._workload import make_request, send_url
 
 
 async def transport_direct(
-    base_url: str, api_key: str, count: int, concurrency: int, limit: float
+    base_url: str, api_key: str, count: int, concurrency: int, limit: float, *, ours: bool = False
 ) -> Run:
-    """``AiohttpTransport.handle_async_request`` with an ``httpx.Request`` built per send."""
+    """``handle_async_request`` with an ``httpx.Request`` built per send.
+
+    On httpx-aiohttp's ``AiohttpTransport``, or (``ours``) on this library's.
+    """
     import httpx
-    from httpx_aiohttp import AiohttpTransport
 
     url = httpx.URL(send_url(base_url))
     headers = _headers(api_key)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    transport = AiohttpTransport(limits=limits)
+    transport: httpx.AsyncBaseTransport
+    if ours:
+        from mindo_async._aiohttp import AiohttpTransport as Ours
+
+        transport = Ours(max_connections=concurrency)
+    else:
+        from httpx_aiohttp import AiohttpTransport
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        transport = AiohttpTransport(limits=limits)
     timeout = httpx.Timeout(30.0, connect=5.0).as_dict()
     try:
 
@@ -156,7 +168,10 @@ def _stream_many(dedupe: bool) -> Callable[..., Coroutine[Any, Any, Run]]:
 #: The layers, bottom up.
 LAYERS: dict[str, Callable[..., Coroutine[Any, Any, Run]]] = {
     "1 raw aiohttp": raw_aiohttp,
-    "2 AiohttpTransport.handle_async_request": transport_direct,
+    "2 httpx-aiohttp AiohttpTransport.handle_async_request": transport_direct,
+    "2b mindo_async's AiohttpTransport.handle_async_request": functools.partial(
+        transport_direct, ours=True
+    ),
     "3 httpx.AsyncClient.send on AiohttpTransport": client_on_aiohttp,
     "4 AsyncMindo._deliver": deliver,
     "4b AsyncMindo._deliver, caller's http_client": deliver_injected,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,10 +14,10 @@ from typing import Any
 import anyio
 import httpx
 
+from ._answer import KEEPALIVE_EXPIRY
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     check_api_key,
     check_base_url,
@@ -30,7 +31,7 @@ from ._pacing import Pacer
 from ._preflight import PreflightReport, check_campaign_async
 from ._requester import Requester
 from ._retry import RetryPolicy
-from ._transport import TransportName, make_transport
+from ._transport import TransportName, make_proxy_transport, make_transport
 from .resources import (
     AsyncBulkSends,
     AsyncBusiness,
@@ -82,8 +83,10 @@ class AsyncMindo:
         http_client: Your own ``httpx.AsyncClient``.
         transport: For the client built here: ``"auto"`` (aiohttp's pool under asyncio,
             httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
-        max_connections: Size of the connection pool; sends beyond it wait their turn
-            without a pool timeout.
+        max_connections: A hard cap on open connections; sends beyond it wait their
+            turn without a pool timeout. ``None`` (the default): under asyncio the
+            pool grows with the sends in flight (``concurrency`` of ``stream_many``);
+            httpx's own pool (trio, ``transport="httpx"``) is capped at 20.
         account_cache_ttl: Seconds for which ``preflight`` (and ``preflight=True``
             runs) reuse the business-accounts answer this client last fetched,
             instead of asking again; 0 always asks. ``business_accounts.get()``
@@ -101,7 +104,7 @@ class AsyncMindo:
         http_client: httpx.AsyncClient | None = None,
         *,
         transport: TransportName = "auto",
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_connections: int | None = None,
         account_cache_ttl: float = DEFAULT_ACCOUNT_CACHE_TTL,
     ) -> None:
         self._api_key = check_api_key(
@@ -114,8 +117,10 @@ class AsyncMindo:
             raise ConfigurationError("max_retries must be a whole number >= 0")
         if rate_limit is not None and not rate_limit > 0:
             raise ConfigurationError("rate_limit must be positive, or None to turn it off")
-        if max_connections < 1:
-            raise ConfigurationError("max_connections must be at least 1")
+        if max_connections is not None and (
+            not isinstance(max_connections, int) or max_connections < 1
+        ):
+            raise ConfigurationError("max_connections must be at least 1, or None")
         if (
             isinstance(account_cache_ttl, bool)
             or not isinstance(account_cache_ttl, (int, float))
@@ -141,20 +146,23 @@ class AsyncMindo:
         self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
         self._pacer = Pacer(rate_limit)
         self._owns_http_client = http_client is None
-        self._connections = anyio.CapacityLimiter(max_connections)
+        # No cap unless asked: the sends in flight (the caller's concurrency) decide.
+        self._connections = anyio.CapacityLimiter(
+            math.inf if max_connections is None else max_connections
+        )
         transport_used: httpx.AsyncBaseTransport | None = None
         if http_client is None:
             limits = httpx.Limits(
                 max_connections=max_connections,
                 max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
             )
             # Decided once, here, with public APIs: the environment's proxy for an
             # https base URL (a CONNECT tunnel: the proxy never sees the key), or
             # the pool chosen by ``transport``.
             proxy = proxy_for(self._base_url)
             if proxy is not None:
-                transport_used = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+                transport_used = make_proxy_transport(proxy, limits, self._resize_pool)
             else:
                 transport_used = make_transport(transport, limits, self._resize_pool)
             http_client = httpx.AsyncClient(

@@ -347,6 +347,9 @@ def _classify_aiohttp(cause: BaseException) -> TransportFailure:
         # Raised only around connector.connect(): waiting for a pooled
         # connection or opening one; the request was not written.
         return TransportFailure(FailureKind.NEVER_SENT, f"connect timeout ({name})")
+    if type(cause) is aio.ClientConnectionError and "Connector is closed" in str(cause):
+        # Raised by connector.connect() once the pool is closed: nothing was written.
+        return TransportFailure(FailureKind.NEVER_SENT, f"client closed ({name})")
     if isinstance(cause, (aio.InvalidURL,)):
         return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"invalid URL ({name})")
     # ServerDisconnectedError, SocketTimeoutError, ClientOSError, ClientPayloadError, ...:

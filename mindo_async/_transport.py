@@ -1,4 +1,10 @@
-"""Choosing the HTTP transport: aiohttp under asyncio, httpx's own under trio."""
+"""Choosing the HTTP transport: aiohttp under asyncio, httpx's own under trio.
+
+Both bound the answer (``_answer``: a body cap, one deadline) and map their
+failures to httpx exceptions that say whether the request may have been sent.
+``max_connections=None`` leaves aiohttp's pool uncapped, so that it follows
+the caller's concurrency; httpx's own pool is always capped at ``HTTPX_POOL_CAP``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import httpx
 import sniffio
 
 from ._errors import ConfigurationError
+from ._httpcore import BoundedHTTPTransport
 
 #: Which transport ``AsyncMindo`` builds its own ``httpx.AsyncClient`` on.
 TransportName = Literal["auto", "aiohttp", "httpx"]
@@ -43,26 +50,42 @@ PoolSizeCallback = Callable[[int], None]
 
 
 def _httpx_transport(
-    limits: httpx.Limits, on_pool_size: PoolSizeCallback | None
+    limits: httpx.Limits,
+    on_pool_size: PoolSizeCallback | None,
+    proxy: httpx.Proxy | str | None = None,
 ) -> httpx.AsyncBaseTransport:
     size = min(limits.max_connections or HTTPX_POOL_CAP, HTTPX_POOL_CAP)
     keepalive = min(limits.max_keepalive_connections or size, size)
     if on_pool_size is not None:
         on_pool_size(size)
-    return httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(
-            max_connections=size,
-            max_keepalive_connections=keepalive,
-            keepalive_expiry=limits.keepalive_expiry,
+    return BoundedHTTPTransport(
+        httpx.AsyncHTTPTransport(
+            proxy=proxy,
+            limits=httpx.Limits(
+                max_connections=size,
+                max_keepalive_connections=keepalive,
+                keepalive_expiry=limits.keepalive_expiry,
+            ),
         )
     )
 
 
-def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    from httpx_aiohttp import AiohttpTransport
+def make_proxy_transport(
+    proxy: httpx.Proxy | str,
+    limits: httpx.Limits,
+    on_pool_size: PoolSizeCallback | None = None,
+) -> httpx.AsyncBaseTransport:
+    """httpx's own pool through ``proxy``: capped, its answers bounded, like ``"httpx"``."""
+    return _httpx_transport(limits, on_pool_size, proxy)
 
-    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits, trust_env=True)
-    return transport
+
+def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    # Imported here: aiohttp is loaded only where it runs (asyncio).
+    from ._aiohttp import AiohttpTransport
+
+    return AiohttpTransport(
+        max_connections=limits.max_connections, keepalive_expiry=limits.keepalive_expiry
+    )
 
 
 def make_transport(

@@ -70,7 +70,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_server(emulator: Emulator, http: HttpProtocol, graceful_timeout: int) -> _StoppableServer:
+def _make_server(
+    emulator: Emulator, http: HttpProtocol, graceful_timeout: int, idle_timeout: float
+) -> _StoppableServer:
     import uvicorn
 
     config = uvicorn.Config(
@@ -80,6 +82,8 @@ def _make_server(emulator: Emulator, http: HttpProtocol, graceful_timeout: int) 
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=graceful_timeout,
+        # uvicorn reads it as seconds (its default is 5); a float works.
+        timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]
         server_header=False,
     )
 
@@ -126,6 +130,7 @@ def serve(
     http: HttpProtocol = "auto",
     startup_timeout: float = 10.0,
     graceful_timeout: int = 1,
+    idle_timeout: float = 5.0,
 ) -> Iterator[EmulatorServer]:
     """Serve ``emulator`` (a new default one if None) with uvicorn in a background thread.
 
@@ -133,13 +138,14 @@ def serve(
     the server accepts connections, yields an ``EmulatorServer`` and stops the
     server on exit, cancelling requests still running after ``graceful_timeout``
     seconds. ``http`` picks uvicorn's HTTP/1.1 implementation ("auto" is
-    httptools when installed, else h11).
+    httptools when installed, else h11). ``idle_timeout`` is how long uvicorn
+    keeps an idle kept-alive connection open (seconds; uvicorn's default is 5).
     """
     if emulator is None:
         emulator = Emulator()
     sock = _bind(host, port)
     bound_port: int = sock.getsockname()[1]
-    server = _make_server(emulator, http, graceful_timeout)
+    server = _make_server(emulator, http, graceful_timeout, idle_timeout)
     failure: list[BaseException] = []
 
     def run() -> None:

@@ -396,7 +396,7 @@ async def test_refused_port_is_retried_then_connection_error_aiohttp(
 ) -> None:
     """aiohttp transport: a refused connection is retried twice, then ``APIConnectionError``."""
     error = await refused_is_retried_then_connection_error(refused_url, transport, caplog)
-    assert isinstance(error.__cause__, httpx.ConnectTimeout)  # httpx-aiohttp's name for it
+    assert isinstance(error.__cause__, httpx.ConnectError)  # never sent, and named so
     assert isinstance(error.__cause__.__cause__, aiohttp.ClientConnectorError)
 
 
@@ -405,13 +405,14 @@ async def test_refused_port_is_retried_then_connection_error_aiohttp(
 async def test_read_then_drop_is_delivery_unknown_aiohttp(
     serve: Callable[..., LoopbackServer], transport: str
 ) -> None:
-    """aiohttp transport: read-then-drop surfaces as ``ConnectTimeout`` yet is not retried.
+    """aiohttp transport: read-then-drop is a ``RemoteProtocolError`` and is not retried.
 
-    This is the RELIABILITY.md hazard: with ``max_retries=2`` a classifier that
-    trusted the exception's name would have sent the message three times.
+    This is the RELIABILITY.md hazard: httpx-aiohttp named it ``ConnectTimeout``,
+    and with ``max_retries=2`` a classifier that trusted that name would have
+    sent the message three times. Our transport names it truthfully.
     """
     error = await read_then_drop_is_delivery_unknown(serve, transport)
-    assert isinstance(error.__cause__, httpx.ConnectTimeout)
+    assert isinstance(error.__cause__, httpx.RemoteProtocolError)
     assert isinstance(error.__cause__.__cause__, aiohttp.ServerDisconnectedError)
 
 

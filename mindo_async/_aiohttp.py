@@ -1,0 +1,496 @@
+"""An ``httpx`` transport over one ``aiohttp.ClientSession`` (asyncio only).
+
+It replaces httpx-aiohttp, whose exception map reports "the server read the
+whole POST, then dropped the connection" as ``httpx.ConnectTimeout``. Here
+every aiohttp exception is mapped where it is raised, by the phase it was
+raised in: before a connection was obtained nothing was written, so it is a
+``ConnectError``/``ConnectTimeout`` (never sent); after, it is a
+``RemoteProtocolError``/``ReadError``/``ReadTimeout`` (may have been sent).
+The aiohttp exception stays as ``__cause__``.
+
+It also bounds every answer (``_answer``: a body cap and one deadline after
+the request is written), never reuses a pooled connection on which the
+server sent bytes or a close while it was idle, and keeps idle connections
+for ``KEEPALIVE_EXPIRY`` seconds only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import select
+import ssl
+import weakref
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+from aiohttp import client_exceptions as aio
+from aiohttp.client_proto import ResponseHandler
+
+from ._answer import (
+    KEEPALIVE_EXPIRY,
+    TransportClosedError,
+    deadline,
+    deadline_passed,
+    max_body,
+    too_large,
+)
+
+#: How often requests are checked against their deadline (seconds): a deadline
+#: ends the request at most this much later. One timer for all requests, not one each.
+SWEEP_INTERVAL = 0.05
+
+
+class _Flight:
+    """One request in this transport: whether it has a connection, and its deadline."""
+
+    __slots__ = (
+        "connected",
+        "deadline",
+        "due",
+        "owner",
+        "protocol",
+        "reused_after",
+        "stopped_by",
+        "task",
+    )
+
+    def __init__(
+        self, owner: AiohttpTransport, seconds: float | None, task: asyncio.Task[Any] | None
+    ) -> None:
+        self.owner = owner
+        self.deadline = seconds
+        self.task = task
+        self.connected = False
+        #: ``loop.time()`` past which the answer is late, once the request is written.
+        self.due: float | None = None
+        #: Why this transport cancelled the request's task: "closed" or "deadline".
+        self.stopped_by: str | None = None
+        self.protocol: _Handler | None = None
+        #: How long the pooled connection had been idle, when one was reused.
+        self.reused_after: float | None = None
+
+    def on_connected(self, now: float) -> None:
+        # From here on the request is written: it may reach the server.
+        self.connected = True
+        if self.deadline is not None:
+            self.due = now + self.deadline
+            self.owner.watch_deadlines()
+
+    def stop(self, reason: str) -> None:
+        if self.stopped_by is None and self.task is not None:
+            self.stopped_by = reason
+            self.task.cancel()
+
+
+_FLIGHT: contextvars.ContextVar[_Flight | None] = contextvars.ContextVar(
+    "mindo_async_aiohttp_flight", default=None
+)
+
+
+def _pending_input(transport: asyncio.BaseTransport | None) -> bool:
+    """Whether the socket under ``transport`` has bytes or an end-of-file waiting."""
+    if transport is None:
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        fd = sock.fileno()
+    except (OSError, ValueError):
+        return True
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+#: How long a server's idle timeout, once seen, is trusted (seconds).
+LEARNED_IDLE_TTL = 300.0
+
+
+class _Handler(ResponseHandler):
+    """aiohttp's protocol, telling its pool when the server closed it while it sat idle."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, owner: weakref.ref[_Connector] | None = None
+    ) -> None:
+        super().__init__(loop)
+        self.owner = owner
+        #: ``loop.time()`` when its last answer was read; ``None`` while in use or new.
+        self.idle_since: float | None = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # self.transport is still set only when the peer closed it (aiohttp's
+        # own close() clears it first).
+        idle_since = self.idle_since
+        if idle_since is not None and self.transport is not None and self.owner is not None:
+            owner = self.owner()
+            if owner is not None:
+                owner.server_closed_idle(self._loop.time() - idle_since)
+        super().connection_lost(exc)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's pool, checking every reused connection before a request is written on it.
+
+    A pooled connection is dropped, before anything is written on it, when the
+    server closed it or wrote on it while it was idle, and when it has been idle
+    longer than the server's own idle timeout as last seen (the age at which the
+    server closed an idle connection, minus a margin): a request written just as
+    the server closes would be lost and reported as "may have been sent".
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # aiohttp builds each connection's protocol with this factory.
+        self._factory = functools.partial(  # type: ignore[assignment]
+            _Handler, loop=self._loop, owner=weakref.ref(self)
+        )
+        #: Connections dropped because the server closed or wrote on them while idle.
+        self.discarded = 0
+        #: Connections dropped because they were idle about as long as the server allows.
+        self.expired = 0
+        self._server_idle: float | None = None
+        self._server_idle_seen = 0.0
+
+    def server_closed_idle(self, age: float) -> None:
+        """Note that the server closed a connection idle for ``age`` seconds."""
+        now = self._loop.time()
+        current = self.reuse_limit_source()
+        self._server_idle = age if current is None else min(current, age)
+        self._server_idle_seen = now
+
+    def reuse_limit_source(self) -> float | None:
+        """The server's idle timeout as last seen, if seen recently."""
+        if self._server_idle is None:
+            return None
+        if self._loop.time() - self._server_idle_seen > LEARNED_IDLE_TTL:
+            self._server_idle = None
+        return self._server_idle
+
+    def _reuse_limit(self) -> float | None:
+        idle = self.reuse_limit_source()
+        if idle is None:
+            return None
+        return idle - max(0.2 * idle, 0.05)
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        flight = _FLIGHT.get()
+        while True:
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if not isinstance(protocol, _Handler):
+                break
+            idle_since = protocol.idle_since
+            if idle_since is None:
+                break
+            age = self._loop.time() - idle_since
+            if _unfit(protocol):
+                # The server closed it, or sent bytes nobody asked for, while it
+                # sat in the pool: writing on it would lose the request (a false
+                # "may have been sent") or read a stale answer. Nothing written yet.
+                self.discarded += 1
+                self.server_closed_idle(age)
+                connection.close()
+                continue
+            limit = self._reuse_limit()
+            if limit is not None and age > limit:
+                self.expired += 1
+                connection.close()
+                continue
+            protocol.idle_since = None
+            if flight is not None:
+                flight.reused_after = age
+            break
+        if flight is not None:
+            flight.protocol = protocol if isinstance(protocol, _Handler) else None
+            flight.on_connected(self._loop.time())
+        return connection
+
+
+def _unfit(protocol: Any) -> bool:
+    return bool(
+        protocol.should_close or not protocol.is_connected() or _pending_input(protocol.transport)
+    )
+
+
+_NEVER_SENT_TIMEOUT = getattr(aio, "ConnectionTimeoutError", None)
+
+
+def _never_sent(exc: BaseException) -> httpx.TransportError:
+    """The httpx error for ``exc``, raised before a connection was obtained."""
+    if isinstance(exc, asyncio.CancelledError):
+        return TransportClosedError("the transport was closed before the request was sent")
+    if isinstance(exc, aio.ClientProxyConnectionError):
+        return httpx.ProxyError(str(exc))
+    if isinstance(exc, aio.InvalidURL):
+        return httpx.UnsupportedProtocol(str(exc) or "invalid URL")
+    if _NEVER_SENT_TIMEOUT is not None and isinstance(exc, _NEVER_SENT_TIMEOUT):
+        # Raised only around connector.connect(): waiting for a pooled
+        # connection or opening one.
+        return httpx.ConnectTimeout(str(exc) or "connect timeout")
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return httpx.ConnectTimeout(str(exc) or "connect timeout")
+    if isinstance(exc, RuntimeError) or (
+        type(exc) is aio.ClientConnectionError and "Connector is closed" in str(exc)
+    ):
+        return TransportClosedError(f"the transport is closed; the request was not sent ({exc})")
+    return httpx.ConnectError(str(exc) or type(exc).__name__)
+
+
+def _maybe_sent(exc: BaseException) -> httpx.TransportError:
+    """The httpx error for ``exc``, raised once the request may have been written."""
+    if isinstance(exc, (aio.SocketTimeoutError, aio.ServerTimeoutError)):
+        return httpx.ReadTimeout(str(exc) or "read timeout")
+    if isinstance(exc, aio.ServerDisconnectedError):
+        return httpx.RemoteProtocolError(
+            f"Server disconnected without sending a complete response ({exc})"
+        )
+    if isinstance(exc, (aio.ClientPayloadError, aio.ClientResponseError)):
+        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__)
+    if isinstance(exc, asyncio.CancelledError):
+        return httpx.ReadError("the transport was closed while the request was in flight")
+    return httpx.ReadError(str(exc) or type(exc).__name__)
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An ``httpx.AsyncBaseTransport`` over one ``aiohttp.ClientSession``.
+
+    The session is created on the first request, in the running event loop.
+    Redirects are never followed, bodies are never decompressed by aiohttp
+    (httpx decodes them as it always does), and the environment is not read
+    here: ``httpx.AsyncClient(trust_env=True)`` routes proxied URLs to its own
+    proxy transports, and the TLS context honours ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
+
+    Args:
+        max_connections: The pool's hard cap; ``None`` for no cap (the caller's
+            concurrency decides).
+        keepalive_expiry: Seconds an idle connection is kept.
+        ssl_context: The TLS context; default httpx's (certifi, or the environment's).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None = None,
+        keepalive_expiry: float | None = KEEPALIVE_EXPIRY,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._limit = max_connections or 0
+        self._keepalive = keepalive_expiry
+        self._ssl = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._connector: _Connector | None = None
+        self._closed = False
+        self._flights: set[_Flight] = set()
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, yarl.URL] = {}
+        self._last_url: tuple[httpx.URL, yarl.URL] | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    @property
+    def connector(self) -> aiohttp.TCPConnector | None:
+        """aiohttp's connection pool, once the first request created it."""
+        return self._connector
+
+    def _open(self) -> aiohttp.ClientSession:
+        ssl_context = self._ssl
+        if ssl_context is None:
+            ssl_context = httpx.create_ssl_context(trust_env=True)
+        self._connector = _Connector(
+            limit=self._limit,
+            limit_per_host=0,
+            keepalive_timeout=self._keepalive,
+            ssl=ssl_context,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=self._connector,
+            trust_env=False,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            raise_for_status=False,
+        )
+        return self._session
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        phases = request.extensions.get("timeout") or {}
+        connect = phases.get("connect")
+        pool = phases.get("pool")
+        read = phases.get("read")
+        key = (connect, pool, read)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            if len(self._timeouts) > 32:
+                self._timeouts.clear()
+            # aiohttp's "connect" covers waiting for a pooled connection and
+            # opening one: httpx's pool timeout plus its connect timeout.
+            waiting = None if pool is None or connect is None else pool + connect
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=waiting, sock_connect=connect, sock_read=read
+            )
+            self._timeouts[key] = timeout
+        return timeout
+
+    def watch_deadlines(self) -> None:
+        """Make sure the deadline sweeper runs while a request has a deadline."""
+        if self._sweeper is None:
+            loop = asyncio.get_running_loop()
+            self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweeper = None
+        now = loop.time()
+        armed = False
+        for flight in self._flights:
+            if flight.due is None or flight.stopped_by is not None:
+                continue
+            if now >= flight.due:
+                flight.stop("deadline")
+            else:
+                armed = True
+        if armed:
+            self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep, loop)
+
+    def _url(self, request: httpx.Request) -> yarl.URL:
+        last = self._last_url
+        if last is not None and last[0] is request.url:
+            # The requester sends every request with the same URL object.
+            return last[1]
+        text = str(request.url)
+        url = self._urls.get(text)
+        if url is None:
+            if len(self._urls) > 64:
+                self._urls.clear()
+            # httpx has already encoded it: do not let yarl re-quote it.
+            url = yarl.URL(text, encoded=True)
+            self._urls[text] = url
+        self._last_url = (request.url, url)
+        return url
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return its answer, read whole (up to the cap)."""
+        if self._closed:
+            raise TransportClosedError("the transport is closed; the request was not sent")
+        session = self._session or self._open()
+        try:
+            content = request.content
+        except httpx.RequestNotRead:
+            content = await request.aread()
+        headers = request.headers
+        if not isinstance(request.stream, httpx.ByteStream) and "transfer-encoding" in headers:
+            # aiohttp is given the body whole: it sends it with a length.
+            headers = headers.copy()
+            del headers["transfer-encoding"]
+            headers["content-length"] = str(len(content))
+        data = content or None
+        cap = max_body(request)
+        seconds = deadline(request)
+        flight = _Flight(self, seconds, asyncio.current_task())
+        token = _FLIGHT.set(flight)
+        self._flights.add(flight)
+        response: aiohttp.ClientResponse | None = None
+        try:
+            response = await session.request(
+                request.method,
+                self._url(request),
+                headers=headers.multi_items(),
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                timeout=self._timeout(request),
+                server_hostname=request.extensions.get("sni_hostname"),
+            )
+            length = response.content_length
+            if length is not None and length > cap:
+                raise too_large(cap)
+            if length is not None:
+                body = await response.read()
+            else:
+                body = await _read_capped(response.content, cap)
+        except httpx.HTTPError:
+            if response is not None:
+                response.close()
+            raise
+        except (Exception, asyncio.CancelledError) as exc:
+            if response is not None:
+                response.close()
+            if flight.stopped_by is None:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise  # the caller's own cancellation
+            else:
+                # Cancelled by this transport (aclose, or the deadline), not by the
+                # caller: withdraw that cancellation and report a failure instead.
+                _uncancel(flight.task)
+                if flight.stopped_by == "deadline" and seconds is not None:
+                    raise deadline_passed(seconds) from exc
+            if flight.connected:
+                if (
+                    flight.reused_after is not None
+                    and self._connector is not None
+                    and isinstance(exc, (aio.ServerDisconnectedError, aio.ClientOSError))
+                ):
+                    # Perhaps the server closed it as it went idle, just as we wrote.
+                    self._connector.server_closed_idle(flight.reused_after)
+                raise _maybe_sent(exc) from exc
+            raise _never_sent(exc) from exc
+        finally:
+            self._flights.discard(flight)
+            _FLIGHT.reset(token)
+        if flight.stopped_by is not None:
+            # Stopped just as the answer completed, and the cancellation was
+            # swallowed on the way: withdraw it; the answer stands.
+            _uncancel(flight.task)
+        response.release()
+        if flight.protocol is not None:
+            flight.protocol.idle_since = asyncio.get_running_loop().time()
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            content=body,
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        """Close the pool: requests not yet written fail as never sent
+        (``TransportClosedError``); those on the wire fail as may-have-been-sent."""
+        self._closed = True
+        for flight in list(self._flights):
+            if not flight.connected:
+                # Waiting for a pooled connection, or connecting: aiohttp would
+                # leave it waiting until its connect timeout.
+                flight.stop("closed")
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._session is not None:
+            await self._session.close()
+
+
+def _uncancel(task: asyncio.Task[Any] | None) -> None:
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
+
+
+async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes:
+    """The body up to end-of-file, stopping with ``ResponseTooLarge`` past ``cap`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.read(cap + 1 - size)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > cap:
+            raise too_large(cap)
+        parts.append(chunk)
