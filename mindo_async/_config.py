@@ -17,7 +17,6 @@ from ._errors import ConfigurationError
 DEFAULT_BASE_URL = "https://api.mindosoftware.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_CONNECTIONS = 100
 
 _API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
 
