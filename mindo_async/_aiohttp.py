@@ -407,6 +407,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 server_hostname=request.extensions.get("sni_hostname"),
             )
             length = response.content_length
+            if request.method == "HEAD" or response.status in (204, 304):
+                length = 0  # no body, whatever Content-Length says
             if length is not None and length > cap:
                 raise too_large(cap)
             if length is not None:
@@ -424,9 +426,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # the caller's own cancellation
             else:
-                # Cancelled by this transport (aclose, or the deadline), not by the
-                # caller: withdraw that cancellation and report a failure instead.
-                _uncancel(flight.task)
+                # Cancelled by this transport (aclose, or the deadline): withdraw
+                # that cancellation and report a failure instead, unless the
+                # caller cancelled too.
+                if _uncancel(flight.task) and isinstance(exc, asyncio.CancelledError):
+                    raise
                 if flight.stopped_by == "deadline" and seconds is not None:
                     raise deadline_passed(seconds) from exc
             if flight.connected:
@@ -476,10 +480,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._session.close()
 
 
-def _uncancel(task: asyncio.Task[Any] | None) -> None:
+def _uncancel(task: asyncio.Task[Any] | None) -> bool:
+    """Withdraw one cancellation of ``task``; whether others are still pending."""
     uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-    if uncancel is not None:
-        uncancel()
+    if uncancel is None:
+        return False
+    return bool(uncancel() > 0)
 
 
 async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes:

@@ -19,6 +19,7 @@ import httpx
 from ._answer import deadline, deadline_passed, max_body, too_large
 
 _Trace = Callable[[str, Any], Awaitable[None]]
+_CALLER_TRACE = "mindo.caller_trace"
 _WRITING = ("http11.send_request_headers.started", "http2.send_request_headers.started")
 
 
@@ -41,7 +42,11 @@ class BoundedHTTPTransport(httpx.AsyncBaseTransport):
         seconds = deadline(request)
         scope = anyio.CancelScope()
         if seconds is not None:
-            outer: _Trace | None = request.extensions.get("trace")
+            # The caller's own trace, not one this wrapper set on an earlier attempt.
+            extensions = request.extensions
+            outer: _Trace | None = extensions.get(
+                _CALLER_TRACE if _CALLER_TRACE in extensions else "trace"
+            )
 
             async def trace(name: str, info: Any) -> None:
                 if name in _WRITING and scope.deadline == float("inf"):
@@ -50,7 +55,7 @@ class BoundedHTTPTransport(httpx.AsyncBaseTransport):
                 if outer is not None:
                     await outer(name, info)
 
-            request.extensions = {**request.extensions, "trace": trace}
+            request.extensions = {**request.extensions, "trace": trace, _CALLER_TRACE: outer}
         body = b""
         with scope:
             response = await self._inner.handle_async_request(request)

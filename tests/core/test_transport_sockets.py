@@ -602,3 +602,39 @@ async def test_aclose_under_load_sends_nothing_more(serve: Callable[[Handler], S
         "DeliveryUnknownError",
     ]
     assert all(isinstance(e, (ClientClosedError, DeliveryUnknownError)) for e in errors)
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_caller_cancellation_stays_a_cancellation(
+    serve: Callable[[Handler], Server],
+) -> None:
+    """aiohttp: a caller cancelling a request in flight gets a cancellation, not an httpx error."""
+    server = serve(hold_until_released)
+    async with aiohttp_client() as http:
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tasks:
+
+                async def cancel_once_it_arrived() -> None:
+                    assert await anyio.to_thread.run_sync(server.wait_for_requests, 1)
+                    scope.cancel()
+
+                tasks.start_soon(cancel_once_it_arrived)
+                await post(http, server.url, **{DEADLINE_EXTENSION: 30.0})
+        server.event.set()
+    assert scope.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_httpx_deadline_holds_when_the_same_request_is_sent_again(
+    serve: Callable[[Handler], Server],
+) -> None:
+    """httpx pool: a request object sent twice gets its deadline both times."""
+    server = serve(trickle)
+    async with httpx_client() as http:
+        request = http.build_request(
+            "POST", server.url, content=PAYLOAD, extensions={DEADLINE_EXTENSION: 0.3}
+        )
+        for _ in range(2):
+            with pytest.raises(httpx.ReadTimeout):
+                await http.send(request)
+    assert len(server.bodies) == 2
