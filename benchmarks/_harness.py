@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": attrs.asdict(settings),
             "notes": {
                 "mindo_async": "rate_limit=None (no pacing), dedupe=True unless stated, "
-                "max_connections = concurrency, journal off",
+                "max_connections at its default (the pool follows the concurrency), journal off",
                 "raw clients": "fixed workers over one iterator; json.dumps body, read, json.loads",
                 "naive httpx": "httpx.AsyncClient() defaults (100 connections, 20 kept alive)",
                 "raw aiohttp": "ClientSession(connector=TCPConnector(limit=concurrency))",

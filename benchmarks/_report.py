@@ -141,7 +141,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     out.append("")
     out.append(
         "mindo_async runs with `rate_limit=None` (no pacing), `dedupe=True` unless stated, "
-        "`max_connections` = concurrency, no journal. The raw clients use fixed workers "
+        "`max_connections` at its default (the pool follows the concurrency), no journal. "
+        "The raw clients use fixed workers "
         "over one iterator, encode with `json.dumps` and decode the answer. CPU is "
         "`time.process_time()` of the client process per answered send; each timed run "
         f"stops at its count or after {settings['time_limit']:.0f} s."

@@ -353,8 +353,10 @@ def _classify_aiohttp(cause: BaseException) -> TransportFailure:
     if isinstance(cause, (aio.InvalidURL,)):
         return TransportFailure(FailureKind.NEVER_SENT_PERMANENT, f"invalid URL ({name})")
     # ServerDisconnectedError, SocketTimeoutError, ClientOSError, ClientPayloadError, ...:
-    # the request may have been written and processed. httpx-aiohttp surfaces a
-    # disconnect as httpx.ConnectTimeout; that is why the cause decides here.
+    # the request may have been written and processed. httpx-aiohttp surfaced a
+    # disconnect as httpx.ConnectTimeout; the cause decides here, so that a caller's
+    # own http_client on that adapter is classified right too. (This library's
+    # transport names it httpx.RemoteProtocolError: both agree.)
     return TransportFailure(FailureKind.MAYBE_SENT, f"{name}: {cause}".rstrip(": "))
 
 
