@@ -57,7 +57,7 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     assert all(run["results"]["sent"] > 0 for run in scenarios["s3"]["runs"])
     assert all(run["peak_rss_mb"] > 0 for run in scenarios["s3"]["runs"])
     assert all(c["p50_us"] > 0 for c in scenarios["s4"]["contenders"].values())
-    assert len(scenarios["layers"]["layers"]) == 7
+    assert len(scenarios["layers"]["layers"]) == 8  # benchmarks._layers.LAYERS
     assert scenarios["layers"]["library_work_us"]
     machine = results["machine"]
     assert machine["versions"]["httpx"]
