@@ -10,10 +10,13 @@ than the answer go back to the pool.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 
 from ._answer import deadline, deadline_passed, max_body, too_large
@@ -30,6 +33,13 @@ class BoundedHTTPTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         # httpcore's pool, as httpx.AsyncHTTPTransport names it.
         self._pool = inner._pool
+        backend = getattr(self._pool, "_network_backend", None)
+        self._idle = _IdleTimeout()
+        if backend is not None:
+            # httpcore asks each idle connection's stream whether it is readable
+            # before reusing it; the wrapper also answers "yes" once the
+            # connection is as old as the server's idle timeout, as last seen.
+            self._pool._network_backend = _LearningBackend(backend, self._idle)
 
     @property
     def inner(self) -> httpx.AsyncHTTPTransport:
@@ -117,3 +127,105 @@ def _no_reuse_if_more_was_sent(response: httpx.Response) -> None:
     if data or closed:
         # our_state becomes ERROR, so httpcore closes it instead of pooling it.
         state.send_failed()
+
+
+#: How long a server's idle timeout, once seen, is trusted (seconds).
+LEARNED_IDLE_TTL = 300.0
+
+
+class _IdleTimeout:
+    """The server's idle timeout, learned from the idle connections it closed."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self.seen_at = 0.0
+
+    def observe(self, age: float) -> None:
+        now = time.monotonic()
+        current = self.current(now)
+        self.seconds = age if current is None else min(current, age)
+        self.seen_at = now
+
+    def current(self, now: float) -> float | None:
+        if self.seconds is not None and now - self.seen_at > LEARNED_IDLE_TTL:
+            self.seconds = None
+        return self.seconds
+
+    def reuse_limit(self, now: float) -> float | None:
+        """Idle connections older than this are not reused (a margin under the timeout)."""
+        seconds = self.current(now)
+        return None if seconds is None else seconds - max(0.2 * seconds, 0.05)
+
+
+class _LearningStream(httpcore.AsyncNetworkStream):
+    """A network stream that knows how long it has been idle."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, idle: _IdleTimeout) -> None:
+        self._inner = inner
+        self._idle = idle
+        self._last_io = time.monotonic()
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        data = await self._inner.read(max_bytes, timeout)
+        self._last_io = time.monotonic()
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+        self._last_io = time.monotonic()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _LearningStream(stream, self._idle)
+
+    def get_extra_info(self, info: str) -> Any:
+        value = self._inner.get_extra_info(info)
+        if info != "is_readable":
+            return value
+        # httpcore asks this of idle connections only, before reusing one.
+        now = time.monotonic()
+        age = now - self._last_io
+        if value:
+            self._idle.observe(age)  # the server closed it (or wrote on it) while idle
+            return True
+        limit = self._idle.reuse_limit(now)
+        return limit is not None and age > limit
+
+
+class _LearningBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, its streams wrapped in ``_LearningStream``."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, idle: _IdleTimeout) -> None:
+        self._inner = inner
+        self._idle = idle
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _LearningStream(stream, self._idle)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _LearningStream(stream, self._idle)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

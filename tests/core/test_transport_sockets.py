@@ -14,22 +14,25 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
 import anyio
+import httpcore
 import httpx
 import pytest
 
 from mindo_async import AsyncMindo, ClientClosedError, DeliveryUnknownError, SendRequest
-from mindo_async._aiohttp import AiohttpTransport
+from mindo_async._aiohttp import AiohttpTransport, _Connector
 from mindo_async._answer import (
     DEADLINE_EXTENSION,
     MAX_BODY_EXTENSION,
     ResponseTooLarge,
     TransportClosedError,
 )
+from mindo_async._httpcore import _IdleTimeout, _LearningStream
 from mindo_async._protocol import FailureKind, classify_exception
 from mindo_async._transport import make_transport
 
@@ -638,3 +641,48 @@ async def test_httpx_deadline_holds_when_the_same_request_is_sent_again(
             with pytest.raises(httpx.ReadTimeout):
                 await http.send(request)
     assert len(server.bodies) == 2
+
+
+class _FakeStream(httpcore.AsyncNetworkStream):
+    """A network stream whose socket is readable (closed by the server) when told."""
+
+    def __init__(self) -> None:
+        self.readable = False
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.readable if info == "is_readable" else None
+
+
+def test_httpx_pool_learns_the_server_idle_timeout() -> None:
+    """httpx pool: once the server closed an idle connection, older idle ones are not reused."""
+    idle = _IdleTimeout()
+    closed, fresh = _FakeStream(), _FakeStream()
+    stale = _LearningStream(closed, idle)
+    young = _LearningStream(fresh, idle)
+    assert stale.get_extra_info("is_readable") is False, "nothing learned yet, not readable"
+    closed.readable = True
+    stale._last_io -= 100.0  # idle for 100 s when the server closed it
+    assert stale.get_extra_info("is_readable") is True
+    limit = idle.reuse_limit(time.monotonic())
+    assert limit is not None
+    assert 0.0 < limit < 100.0
+    assert young.get_extra_info("is_readable") is False, "a connection just used is reused"
+    young._last_io -= 100.0
+    assert young.get_extra_info("is_readable") is True, "as old as the server allows: dropped"
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_pool_learns_the_server_idle_timeout(
+    serve: Callable[[Handler], Server],
+) -> None:
+    """aiohttp: once the server closed an idle connection, older idle ones are not reused."""
+    server = serve(close_when_idle)
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        await post(http, server.url)
+        assert server.event.wait(10.0)  # closed, unseen by the blocked event loop
+        await post(http, server.url)
+    connector = transport.connector
+    assert isinstance(connector, _Connector)
+    assert connector.discarded == 1
+    assert connector.reuse_limit_source() is not None, "the idle timeout was learned"
