@@ -5,7 +5,9 @@ A thin wrapper around ``httpx.AsyncHTTPTransport``, for trio (and for
 answer by one deadline that starts when the request's headers are written
 (told by httpcore's ``trace`` extension, so that a slow connect stays a
 ``ConnectTimeout``), and never lets a connection on which the server sent more
-than the answer go back to the pool.
+than the answer go back to the pool. Like the aiohttp transport, it learns
+the server's idle timeout from the idle connections the server closes, and
+then lets httpcore drop idle connections about that old before reuse.
 """
 
 from __future__ import annotations
