@@ -387,9 +387,7 @@ def same_phone_number(echoed: str, sent: str) -> bool:
         right = phonenumbers.parse(sent, None)
     except phonenumbers.NumberParseException:
         return False
-    return bool(
-        phonenumbers.is_number_match(left, right) == phonenumbers.MatchType.EXACT_MATCH
-    )
+    return bool(phonenumbers.is_number_match(left, right) == phonenumbers.MatchType.EXACT_MATCH)
 
 
 def _text_or(value: Any, default: str) -> str:

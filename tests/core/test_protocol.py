@@ -751,8 +751,10 @@ def test_success_echoing_the_phone_formatted_otherwise_is_sent(phone: str) -> No
         pytest.param({"template_name": ""}, "template_name", id="empty-template"),
     ],
 )
-def test_success_not_echoing_the_request_is_unexpected(change: dict[str, Any], problem: str) -> None:
-    """A 2xx echoing another phone or template is ``UnexpectedResponseError`` (UNKNOWN), not SENT."""
+def test_success_not_echoing_the_request_is_unexpected(
+    change: dict[str, Any], problem: str
+) -> None:
+    """A 2xx echoing another phone or template is ``UnexpectedResponseError``, not SENT."""
     body = {**INLINE_RESPONSE_EXAMPLES[200, "OK"], **change}
     error = respond(200, body)
     assert type(error) is UnexpectedResponseError
