@@ -232,7 +232,9 @@ class _Run:
         """Everything that happens to one request, ending in its one result."""
         try:
             ready = validate_request(request)
-        except InvalidRequestError as exc:
+        except (InvalidRequestError, TypeError) as exc:
+            # A bad row (invalid, or not a SendRequest at all) is its own REJECTED
+            # result; the run goes on.
             return SendResult(request=request, outcome=Outcome.REJECTED, error=exc, index=index)
 
         journal_key: str | None = None
@@ -253,7 +255,21 @@ class _Run:
                     DuplicateRequestError("an identical request earlier in this run was sent"),
                 )
             if self.journal is not None:
-                journal_key = self.key_function(request) if self.key_function else digest.hex()
+                if self.key_function is None:
+                    journal_key = digest.hex()
+                else:
+                    try:
+                        journal_key = self.key_function(request)
+                        if not isinstance(journal_key, str):
+                            raise TypeError(
+                                "key= must return a str, not " + type(journal_key).__name__
+                            )
+                    except Exception as exc:
+                        # The caller's key function failed on this row: nothing was
+                        # sent for it, and the others go on.
+                        return SendResult(
+                            request=request, outcome=Outcome.REJECTED, error=exc, index=index
+                        )
                 entry = self.journal.lookup(journal_key)
                 if (
                     entry is not None

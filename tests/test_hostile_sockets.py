@@ -27,6 +27,7 @@ from mindo_async import (
     AsyncMindo,
     AuthenticationError,
     DeliveryUnknownError,
+    InvalidRequestError,
     Outcome,
     RateLimitError,
     RedirectDeliveryUnknownError,
@@ -35,6 +36,7 @@ from mindo_async import (
     SentMessage,
     ServerDeliveryUnknownError,
     ServerError,
+    SQLiteJournal,
     UnexpectedResponseError,
 )
 from mindo_async._pacing import MAX_PAUSE
@@ -410,6 +412,62 @@ async def _sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
+# -- item 2: a bad row is that row's REJECTED result; the run goes on --------------------
+
+
+async def bad_rows_are_rejected_and_the_run_goes_on(
+    hostile: Callable[[Handler], HostileServer], transport: str
+) -> None:
+    # Each answer takes 50 ms, so good rows are on the wire when the bad ones are met.
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        threading.Event().wait(0.05)
+        conn.sendall(response("200 OK", sent_body(request.json(), f"wamid.{overall}")))
+        return True
+
+    def good(n: int) -> SendRequest:
+        return SendRequest(**{**FIELDS, "variables": {"name": f"n{n}"}})
+
+    rows: list[Any] = [
+        good(0),
+        good(1),
+        {"phone_number_id": "1"},  # a dict, not a SendRequest
+        None,
+        SendRequest(**{**FIELDS, "variables": {"code": 10**4300}}),
+        SendRequest(**{**FIELDS, "variables": {"name": "\ud800"}}),
+        good(2),
+        SendRequest(**{**FIELDS, "variables": {"name": "explode"}}),  # key= raises
+        good(3),
+    ]
+
+    def key(request: SendRequest) -> str:
+        if request.variables == {"name": "explode"}:
+            raise KeyError("no key for this row")
+        return repr(sorted((request.variables or {}).items()))
+
+    server = hostile(handler)
+    async with client(server.url, transport) as mindo:
+        results = await mindo.send_many(
+            rows, concurrency=4, journal=SQLiteJournal(":memory:"), key=key
+        )
+    outcomes = [r.outcome for r in results]
+    assert outcomes == [Outcome.SENT] * 2 + [Outcome.REJECTED] * 4 + [
+        Outcome.SENT,
+        Outcome.REJECTED,
+        Outcome.SENT,
+    ]
+    assert [r.index for r in results] == list(range(len(rows)))
+    for index in (2, 3):
+        error = results[index].error
+        assert isinstance(error, TypeError)
+        assert "SendRequest" in str(error)
+    assert isinstance(results[4].error, InvalidRequestError)
+    assert "variables.code" in results[4].error.errors
+    assert isinstance(results[5].error, InvalidRequestError)
+    assert "variables.name" in results[5].error.errors
+    assert isinstance(results[7].error, KeyError)
+    assert len(server.requests) == 4, "every good row was sent once, none cancelled"
+
+
 # -- the scenarios on every transport ------------------------------------------------------
 
 
@@ -519,3 +577,19 @@ async def test_unbounded_retry_after_is_unreadable_or_capped_auto(
 ) -> None:
     """Default transport: an infinite Retry-After is ignored, a huge one capped at an hour."""
     await unbounded_retry_after_is_unreadable_or_capped(hostile, "auto")
+
+
+@pytest.mark.anyio
+async def test_bad_rows_are_rejected_and_the_run_goes_on_httpx(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """httpx: wrong-type, invalid and key-failing rows are REJECTED; the good rows are all sent."""
+    await bad_rows_are_rejected_and_the_run_goes_on(hostile, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_bad_rows_are_rejected_and_the_run_goes_on_auto(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """Default transport: bad rows are REJECTED, the run goes on and every good row is sent."""
+    await bad_rows_are_rejected_and_the_run_goes_on(hostile, "auto")
