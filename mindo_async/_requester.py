@@ -294,7 +294,8 @@ class Requester:
                 if self._http.is_closed:
                     # httpx would raise a RuntimeError that reads like a failed send.
                     raise ClientClosedError(
-                        "the http_client given to AsyncMindo was closed by its owner; nothing was sent"
+                        "the http_client given to AsyncMindo was closed by its owner; "
+                        "nothing was sent"
                     )
                 if pace_key is not None:
                     paused = self._pacer.paused_for(pace_key)

@@ -22,10 +22,10 @@ from mindo_async import (
     DeliveryUnknownError,
     InvalidRequestError,
     MindoError,
-    RedirectDeliveryUnknownError,
     RetryPolicy,
     SendRequest,
     SentMessage,
+    UnexpectedResponseError,
 )
 
 pytestmark = pytest.mark.anyio
@@ -400,7 +400,7 @@ async def test_redirects_are_never_followed(code: int) -> None:
     ):
         with pytest.raises(APIError) as caught:
             await mindo.send(**FIELDS)
-    assert type(caught.value) is RedirectDeliveryUnknownError
+    assert type(caught.value) is UnexpectedResponseError
     assert caught.value.status_code == code
     assert "redirect" in str(caught.value)
     assert [request.url.host for request in recorder.requests] == ["api.mindosoftware.com"]

@@ -34,10 +34,10 @@ from mindo_async import (
     AsyncMindo,
     ConfigurationError,
     DeliveryUnknownError,
-    RedirectDeliveryUnknownError,
     RetryPolicy,
     SendRequest,
     SentMessage,
+    UnexpectedResponseError,
 )
 from mindo_async._protocol import SEND_PATH, FailureKind, classify_exception
 
@@ -296,7 +296,7 @@ async def redirect_is_not_followed(serve: Callable[..., LoopbackServer], transpo
     async with client(server.url, transport) as mindo:
         with pytest.raises(APIError) as caught:
             await mindo.send(**FIELDS)
-    assert type(caught.value) is RedirectDeliveryUnknownError
+    assert type(caught.value) is UnexpectedResponseError
     assert caught.value.status_code == 307
     assert len(server.requests) == 1
     assert target.connections == 0, "the redirect target (and the key) saw nothing"
