@@ -367,6 +367,10 @@ def _echo_problem(body: Mapping[str, Any], request: SendRequest) -> str | None:
     return None
 
 
+#: What a server may put between the digits of a phone number.
+_FORMATTING = re.compile(r"[\s().\-/]")
+
+
 def same_phone_number(echoed: str, sent: str) -> bool:
     """Whether ``echoed`` (as a server wrote it) is the number ``sent`` (E.164).
 
@@ -376,6 +380,14 @@ def same_phone_number(echoed: str, sent: str) -> bool:
     """
     if len(echoed) > 64:
         return False
+    digits = _FORMATTING.sub("", echoed)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif not digits.startswith("+"):
+        digits = "+" + digits
+    if digits == sent:
+        # The same digits, only formatted otherwise: no need to parse.
+        return True
     text = echoed.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
