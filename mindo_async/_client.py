@@ -20,6 +20,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     check_api_key,
     check_base_url,
+    check_http_client_proxy,
     proxy_for,
 )
 from ._errors import ClientClosedError, ConfigurationError, PreflightError
@@ -79,7 +80,12 @@ class AsyncMindo:
             have been delivered. This can deliver a message twice.
         rate_limit: Sends per second per ``phone_number_id`` (Meta's default is 80);
             ``None`` turns the cap off.
-        http_client: Your own ``httpx.AsyncClient``.
+        http_client: Your own ``httpx.AsyncClient``. With a plain-http ``base_url`` it
+            must not reach it through a proxy (the key would travel in cleartext): a
+            client trusting an environment that names one (``HTTP_PROXY``,
+            ``ALL_PROXY``) is refused with ``ConfigurationError``; set ``NO_PROXY``
+            or ``trust_env=False``. The client built here honours ``HTTPS_PROXY``,
+            ``ALL_PROXY`` and ``NO_PROXY`` for an https ``base_url`` only.
         transport: For the client built here: ``"auto"`` (aiohttp's pool under asyncio,
             httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
         max_connections: Size of the connection pool; sends beyond it wait their turn
@@ -165,6 +171,9 @@ class AsyncMindo:
             )
         elif transport != "auto":
             raise ConfigurationError("give either http_client or transport, not both")
+        else:
+            # A plain-http base URL is never reached through a proxy (issue 15).
+            check_http_client_proxy(self._base_url, http_client.trust_env)
         self._http = http_client
         self._state = _State.OPEN
         self._requester = Requester(

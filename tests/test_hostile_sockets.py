@@ -21,11 +21,14 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from mindo_async import (
+    APIConnectionError,
     AsyncMindo,
     AuthenticationError,
+    ConfigurationError,
     DeliveryUnknownError,
     InvalidRequestError,
     Outcome,
@@ -465,6 +468,152 @@ async def bad_rows_are_rejected_and_the_run_goes_on(
     assert "variables.name" in results[5].error.errors
     assert isinstance(results[7].error, KeyError)
     assert len(server.requests) == 4, "every good row was sent once, none cancelled"
+
+
+# -- item 5: the API key never reaches a proxy unencrypted -------------------------------
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "REQUEST_METHOD",
+)
+
+
+@pytest.fixture
+def proxy(
+    hostile: Callable[[Handler], HostileServer], monkeypatch: pytest.MonkeyPatch
+) -> HostileServer:
+    """A loopback 'proxy' that records what it received and refuses it; no proxy variable set."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        conn.sendall(response("403 Forbidden", b"", "Connection: close\r\n"))
+        return False
+
+    return hostile(handler)
+
+
+def ok_server(hostile: Callable[[Handler], HostileServer]) -> HostileServer:
+    """A server answering every send with its documented 200."""
+
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        conn.sendall(response("200 OK", sent_body(request.json())))
+        return True
+
+    return hostile(handler)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"])
+def test_own_http_client_to_plain_http_through_a_proxy_is_refused(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """A caller's ``httpx.AsyncClient()`` that would take a plain-http URL through the
+    environment's proxy is refused at construction, saying how to fix it."""
+    monkeypatch.setenv(variable, proxy.url)
+    http = httpx.AsyncClient()
+    with pytest.raises(ConfigurationError) as caught:
+        AsyncMindo(api_key=API_KEY, base_url="http://127.0.0.1:9", http_client=http)
+    text = str(caught.value)
+    assert "NO_PROXY" in text
+    assert "trust_env=False" in text
+    assert API_KEY not in text
+    assert proxy.connections == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fix", ["no_proxy", "trust_env"])
+async def test_own_http_client_with_the_fix_goes_direct(
+    proxy: HostileServer,
+    hostile: Callable[[Handler], HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+    fix: str,
+) -> None:
+    """With ``NO_PROXY`` naming the host, or ``trust_env=False``, the send goes direct."""
+    server = ok_server(hostile)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    if fix == "no_proxy":
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with (
+        httpx.AsyncClient(trust_env=fix != "trust_env") as http,
+        AsyncMindo(api_key=API_KEY, base_url=server.url, http_client=http, rate_limit=None) as m,
+    ):
+        assert isinstance(await m.send(**FIELDS), SentMessage)
+    assert len(server.requests) == 1
+    assert proxy.connections == 0, "the proxy saw nothing"
+
+
+async def library_client_reaches_plain_http_directly(
+    proxy: HostileServer,
+    hostile: Callable[[Handler], HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+    transport: str,
+) -> None:
+    server = ok_server(hostile)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("ALL_PROXY", proxy.url)
+    async with client(server.url, transport) as mindo:
+        assert isinstance(await mindo.send(**FIELDS), SentMessage)
+    assert len(server.requests) == 1
+    assert proxy.connections == 0, "the proxy saw nothing"
+
+
+async def library_client_tunnels_https_through_the_proxy(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    async with AsyncMindo(
+        api_key=API_KEY, base_url="https://api.mindo.invalid", transport=transport, max_retries=0
+    ) as mindo:
+        with pytest.raises(APIConnectionError) as caught:
+            await mindo.send(**FIELDS)
+    assert not isinstance(caught.value, DeliveryUnknownError), "a refused tunnel sent nothing"
+    (request,) = proxy.requests
+    assert request.head.startswith(b"CONNECT api.mindo.invalid:443 HTTP/1.1")
+    assert API_KEY.encode() not in request.head + request.body, "only a tunnel, never the key"
+
+
+@pytest.mark.anyio
+async def test_library_client_reaches_plain_http_directly_httpx(
+    proxy: HostileServer,
+    hostile: Callable[[Handler], HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx: with ``HTTP_PROXY``/``ALL_PROXY`` set, a plain-http base URL is reached directly."""
+    await library_client_reaches_plain_http_directly(proxy, hostile, monkeypatch, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_library_client_reaches_plain_http_directly_auto(
+    proxy: HostileServer,
+    hostile: Callable[[Handler], HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Default transport: a plain-http base URL is reached directly, never via the proxy."""
+    await library_client_reaches_plain_http_directly(proxy, hostile, monkeypatch, "auto")
+
+
+@pytest.mark.anyio
+async def test_library_client_tunnels_https_through_the_proxy_httpx(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx: an https base URL honours ``HTTPS_PROXY`` with a CONNECT tunnel; no key in clear."""
+    await library_client_tunnels_https_through_the_proxy(proxy, monkeypatch, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_library_client_tunnels_https_through_the_proxy_auto(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default transport: an https base URL goes through ``HTTPS_PROXY`` as a CONNECT tunnel."""
+    await library_client_tunnels_https_through_the_proxy(proxy, monkeypatch, "auto")
 
 
 # -- the scenarios on every transport ------------------------------------------------------
