@@ -24,7 +24,13 @@ from ._config import (
     proxy_for,
 )
 from ._errors import ClientClosedError, ConfigurationError, PreflightError
-from ._fanout import ProgressCallback, ResultStream, stream_many
+from ._fanout import (
+    DEFAULT_DRAIN_TIMEOUT,
+    ProgressCallback,
+    ResultStream,
+    StreamManyContext,
+    stream_many,
+)
 from ._journal import Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
@@ -342,13 +348,22 @@ class AsyncMindo:
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
         preflight: bool = False,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     ) -> AbstractAsyncContextManager[ResultStream]:
         """Send many requests concurrently; yields one ``SendResult`` each, in completion order.
 
-        ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``.
-        ``requests`` is consumed lazily, so memory stays proportional to ``concurrency``.
-        See ``send_many`` for the options; with ``preflight=True`` entering the
-        block raises ``PreflightError`` when the pre-flight finds a problem.
+        ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``
+        (iterating without ``async with`` is a ``TypeError``). ``requests`` is consumed
+        lazily, so memory stays proportional to ``concurrency``. See ``send_many`` for
+        the options; with ``preflight=True`` entering the block raises
+        ``PreflightError`` when the pre-flight finds a problem.
+
+        Leaving the block early (``break``, an exception) loses no outcome: no new
+        request is pulled, the sends on the wire finish (those still running after
+        ``drain_timeout`` seconds are cancelled and reported ``UNKNOWN``), and every
+        result not read is in ``stream.unread`` after the block (journaled too, with
+        a journal). A cancelled caller does not wait: what is in flight is cancelled
+        at once and reported the same way.
         """
         self._ensure_open()
         options: dict[str, Any] = {
@@ -358,9 +373,10 @@ class AsyncMindo:
             "retry_unknown": retry_unknown,
             "key": key,
             "on_progress": on_progress,
+            "drain_timeout": drain_timeout,
         }
         if preflight:
-            return self._checked_stream(_reiterable(requests), **options)
+            return StreamManyContext(self._checked_stream(_reiterable(requests), **options))
         return stream_many(self._requester, _fresh(requests), **options)
 
     async def send_many(

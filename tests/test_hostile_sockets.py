@@ -616,6 +616,100 @@ async def test_library_client_tunnels_https_through_the_proxy_auto(
     await library_client_tunnels_https_through_the_proxy(proxy, monkeypatch, "auto")
 
 
+# -- item 3: leaving stream_many early loses no outcome ------------------------------------
+
+
+def code_of(request: SendRequest) -> str:
+    """The ``code`` variable that tells the requests of a run apart."""
+    assert request.variables is not None
+    return str(request.variables["code"])
+
+
+def coded(count: int) -> list[SendRequest]:
+    """``count`` distinct requests, told apart by their ``code`` variable."""
+    return [SendRequest(**{**FIELDS, "variables": {"code": f"C{n}"}}) for n in range(count)]
+
+
+async def break_early_loses_no_outcome(
+    hostile: Callable[[Handler], HostileServer], transport: str
+) -> None:
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        threading.Event().wait(0.03)
+        conn.sendall(response("200 OK", sent_body(request.json(), f"wamid.{overall}")))
+        return True
+
+    server = hostile(handler)
+    journal = SQLiteJournal(":memory:")
+    concurrency = 4
+    read: list[Any] = []
+    async with (
+        client(server.url, transport) as mindo,
+        mindo.stream_many(
+            coded(60), concurrency=concurrency, journal=journal, key=code_of
+        ) as stream,
+    ):
+        async for result in stream:
+            read.append(result)
+            if len(read) == 5:
+                break
+    unread = stream.unread
+    assert isinstance(unread, list)
+    assert len(unread) <= 2 * concurrency, "at most the concurrency plus the buffer"
+    processed = {r.json()["variables"]["code"] for r in server.requests}
+    reported = {code_of(r.request): r for r in read + unread}
+    assert processed <= set(reported), "every message the server processed is reported"
+    assert len(reported) == len(read) + len(unread), "one result per request"
+    assert len(processed) < 60, "no new request was pulled after the break"
+    for code in processed:
+        assert reported[code].outcome is Outcome.SENT
+        entry = journal.lookup(code)
+        assert entry is not None
+        assert entry.state == "sent", "each unread result is journaled too"
+    assert stream.progress.done == len(read) + len(unread)
+
+
+async def drain_timeout_cancels_and_reports_unknown(
+    hostile: Callable[[Handler], HostileServer], transport: str
+) -> None:
+    # The first two answers come at once; every later one only after 1.5 s.
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        if overall >= 2:
+            threading.Event().wait(1.5)
+        conn.sendall(response("200 OK", sent_body(request.json(), f"wamid.{overall}")))
+        return True
+
+    server = hostile(handler)
+    journal = SQLiteJournal(":memory:")
+    async with (
+        client(server.url, transport) as mindo,
+        mindo.stream_many(
+            coded(20), concurrency=3, journal=journal, key=code_of, drain_timeout=0.2
+        ) as stream,
+    ):
+        async for result in stream:
+            assert result.outcome is Outcome.SENT
+            break
+    unknown = [r for r in stream.unread if r.outcome is Outcome.UNKNOWN]
+    assert unknown, "the slow sends were cancelled past the drain timeout"
+    for result in unknown:
+        assert isinstance(result.error, DeliveryUnknownError)
+        entry = journal.lookup(code_of(result.request))
+        assert entry is not None
+        assert entry.state == "unknown"
+    on_the_wire = {r.json()["variables"]["code"] for r in server.requests}
+    reported = {code_of(r.request) for r in stream.unread} | {"C0", "C1"}
+    assert on_the_wire <= reported, "every request the server got is reported"
+
+
+@pytest.mark.anyio
+async def test_stream_many_without_async_with_is_a_type_error() -> None:
+    """``async for`` straight over ``stream_many(...)`` raises a TypeError naming ``async with``."""
+    async with AsyncMindo(api_key=API_KEY, base_url="http://127.0.0.1:9") as mindo:
+        with pytest.raises(TypeError, match="async with"):
+            async for _ in mindo.stream_many(coded(1)):  # type: ignore[attr-defined]
+                pass
+
+
 # -- the scenarios on every transport ------------------------------------------------------
 
 
@@ -741,3 +835,35 @@ async def test_bad_rows_are_rejected_and_the_run_goes_on_auto(
 ) -> None:
     """Default transport: bad rows are REJECTED, the run goes on and every good row is sent."""
     await bad_rows_are_rejected_and_the_run_goes_on(hostile, "auto")
+
+
+@pytest.mark.anyio
+async def test_break_early_loses_no_outcome_httpx(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """httpx: after a ``break``, every processed message is in the results read or ``unread``."""
+    await break_early_loses_no_outcome(hostile, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_break_early_loses_no_outcome_auto(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """Default transport: after a ``break``, every processed message is read or ``unread``."""
+    await break_early_loses_no_outcome(hostile, "auto")
+
+
+@pytest.mark.anyio
+async def test_drain_timeout_cancels_and_reports_unknown_httpx(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """httpx: sends still on the wire past the drain timeout are cancelled, UNKNOWN, journaled."""
+    await drain_timeout_cancels_and_reports_unknown(hostile, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_drain_timeout_cancels_and_reports_unknown_auto(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """Default transport: sends past the drain timeout are cancelled, UNKNOWN and journaled."""
+    await drain_timeout_cancels_and_reports_unknown(hostile, "auto")
