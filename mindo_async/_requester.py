@@ -44,7 +44,7 @@ from ._protocol import (
     redact,
 )
 from ._retry import RetryPolicy, settle
-from ._transport import client_routing_is_patched
+from ._transport import AutoTransport, client_routing_is_patched
 
 logger = logging.getLogger("mindo_async")
 
@@ -65,6 +65,20 @@ class Flight:
         self.attempts = 0
         self.maybe_sent = False
         self.ambiguous_before = False
+
+
+class _FirstByte:
+    """httpcore's ``trace`` callback: marks the flight "maybe sent" when the request's
+    head starts being written (on the API's connection, or to a proxy)."""
+
+    __slots__ = ("flight",)
+
+    def __init__(self, flight: Flight) -> None:
+        self.flight = flight
+
+    async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        if name.endswith("send_request_headers.started"):
+            self.flight.maybe_sent = True
 
 
 class Deliverer(Protocol):
@@ -323,11 +337,19 @@ class Requester:
                     await self._connections.acquire()
                 try:
                     started = time.perf_counter()
+                    watched: Flight | None = None
                     if flight is not None:
                         flight.attempts = attempts
-                        flight.maybe_sent = True
+                        if self._reports_first_byte():
+                            # Not on the wire until the transport says it starts
+                            # writing: a cancellation while it connects (or waits for
+                            # a connection) leaves the request "never sent".
+                            flight.maybe_sent = flight.ambiguous_before
+                            watched = flight
+                        else:
+                            flight.maybe_sent = True
                     try:
-                        response = await self._send(endpoint, url, body)
+                        response = await self._send(endpoint, url, body, watched)
                     except MindoError:
                         # Raised by this library before anything left (a misused transport).
                         if flight is not None:
@@ -393,7 +415,25 @@ class Requester:
             error.url = str(url.copy_with(query=None))
         return error
 
-    async def _send(self, endpoint: Endpoint, url: httpx.URL, body: bytes | None) -> httpx.Response:
+    def _reports_first_byte(self) -> bool:
+        """Whether the transport in use tells when it starts writing a request.
+
+        httpx's own transport (httpcore) does, through the ``trace`` extension.
+        Other transports (aiohttp's, a caller's own client) are taken to write
+        as soon as they are called.
+        """
+        transport = self._transport
+        if isinstance(transport, AutoTransport):
+            transport = transport.inner
+        return isinstance(transport, httpx.AsyncHTTPTransport) and not client_routing_is_patched()
+
+    async def _send(
+        self,
+        endpoint: Endpoint,
+        url: httpx.URL,
+        body: bytes | None,
+        flight: Flight | None = None,
+    ) -> httpx.Response:
         # The same request as Request(content=body), at a third of the cost: with
         # a stream given, httpx does not re-check and re-normalise every header.
         if body is not None:
@@ -403,12 +443,15 @@ class Requester:
         else:
             headers = httpx.Headers(self._get_headers)
             stream = httpx.ByteStream(b"")
+        extensions = dict(self._extensions)
+        if flight is not None:
+            extensions["trace"] = _FirstByte(flight)
         http_request = httpx.Request(
             endpoint.method,
             url,
             headers=headers,
             stream=stream,
-            extensions=dict(self._extensions),
+            extensions=extensions,
         )
         http_request.read()
         transport = self._transport

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -238,7 +239,7 @@ async def stray_answer_is_not_sent(
     async with client(server.url, transport, max_connections=1) as mindo:
         first = await mindo.send(**FIELDS)
         assert first.message_id == "wamid.A"
-        await _sleep(0.2)
+        await anyio.sleep(0.2)
         with pytest.raises(DeliveryUnknownError) as caught:
             await mindo.send(**{**FIELDS, "recipient_phone": PHONE_B})
     assert caught.value.request is not None
@@ -406,12 +407,6 @@ async def unbounded_retry_after_is_unreadable_or_capped(
     assert caught.value.retry_after == MAX_PAUSE
     assert 0 < paused <= MAX_PAUSE
     assert len(server.requests) == 3
-
-
-async def _sleep(seconds: float) -> None:
-    import anyio
-
-    await anyio.sleep(seconds)
 
 
 # -- item 2: a bad row is that row's REJECTED result; the run goes on --------------------
@@ -708,6 +703,44 @@ async def test_stream_many_without_async_with_is_a_type_error() -> None:
         with pytest.raises(TypeError, match="async with"):
             async for _ in mindo.stream_many(coded(1)):  # type: ignore[attr-defined]
                 pass
+
+
+# -- cancellation before the first byte is written is "never sent" ----------------------
+
+
+@pytest.fixture
+def unaccepting_url() -> Iterator[str]:
+    """A loopback port whose accept queue is full: connecting to it hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname(), timeout=1.0)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        filler.close()
+        listener.close()
+
+
+@pytest.mark.anyio
+async def test_cancelled_while_connecting_is_skipped_not_unknown_httpx(
+    unaccepting_url: str,
+) -> None:
+    """httpx: sends cancelled while still connecting never wrote a byte: SKIPPED, not UNKNOWN."""
+    journal = SQLiteJournal(":memory:")
+    async with client(unaccepting_url, "httpx") as mindo:
+        with anyio.move_on_after(0.3):
+            async with mindo.stream_many(
+                coded(3), concurrency=3, journal=journal, key=code_of
+            ) as stream:
+                async for _ in stream:
+                    pytest.fail("nothing can be answered")
+    assert len(stream.unread) == 3
+    for result in stream.unread:
+        assert result.outcome is Outcome.SKIPPED, result
+        entry = journal.lookup(code_of(result.request))
+        assert entry is not None
+        assert entry.state == "skipped", "a resume sends it"
 
 
 # -- the scenarios on every transport ------------------------------------------------------
