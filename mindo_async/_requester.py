@@ -418,14 +418,21 @@ class Requester:
     def _reports_first_byte(self) -> bool:
         """Whether the transport in use tells when it starts writing a request.
 
-        httpx's own transport (httpcore) does, through the ``trace`` extension.
-        Other transports (aiohttp's, a caller's own client) are taken to write
-        as soon as they are called.
+        httpx's own transport (httpcore) does, through the ``trace`` extension;
+        so does any transport with a true ``reports_first_byte`` attribute, which
+        promises to call ``request.extensions["trace"]`` with an event name ending
+        in ``send_request_headers.started`` (and to await it) before it writes a
+        byte of the request. Other transports (httpx-aiohttp's, a caller's own
+        client) are taken to write as soon as they are called.
         """
         transport = self._transport
         if isinstance(transport, AutoTransport):
             transport = transport.inner
-        return isinstance(transport, httpx.AsyncHTTPTransport) and not client_routing_is_patched()
+        if transport is None or client_routing_is_patched():
+            return False
+        return isinstance(transport, httpx.AsyncHTTPTransport) or bool(
+            getattr(transport, "reports_first_byte", False)
+        )
 
     async def _send(
         self,
