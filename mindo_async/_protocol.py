@@ -68,13 +68,16 @@ def redact(content: bytes, secret: str) -> bytes:
     ``\\u006d\\u0069...`` escapes are undone) and every string in it, keys
     included, is redacted case-insensitively; any other body is redacted as
     text, case-insensitively. A body that cannot hold the key (no copy of it in
-    any case, and no JSON escape) is returned as is, at the cost of one search.
+    any case, and no JSON escape of an ASCII character) is returned as is, at the
+    cost of two searches.
     """
     token = secret.encode()
     if not token:
         return content
     lowered = content.lower()
-    if token.lower() not in lowered and b"\\u" not in content:
+    if token.lower() not in lowered and _ESCAPED_ASCII.search(content) is None:
+        # Neither the key in any case, nor a JSON escape of a printable ASCII
+        # character (which a key spelled with escapes needs): nothing to decode.
         return content
     pattern = re.compile(re.escape(secret), re.IGNORECASE)
     try:
@@ -88,6 +91,10 @@ def redact(content: bytes, secret: str) -> bytes:
         return content
     return json.dumps(cleaned).encode()
 
+
+#: A JSON escape of a printable ASCII character (``\\u0020`` to ``\\u007f``): encoders
+#: escape only control and non-ASCII characters, so it is rare in an honest body.
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 
 #: What a redacted secret is replaced with.
 REDACTED = "<redacted>"

@@ -790,6 +790,10 @@ def _escaped(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" for c in text)
 
 
+#: The key's tail escaped with upper-case hex digits (``\\u006D``).
+_ESCAPED_TAIL = "".join(f"\\u{ord(c):04X}" for c in API_KEY[8:])
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -801,6 +805,9 @@ def _escaped(text: str) -> str:
         pytest.param(f'{{"error": "bad key {API_KEY.upper()}"}}'.encode(), id="upper"),
         pytest.param(f'{{"{API_KEY.lower()}": ["unknown"]}}'.encode(), id="as-a-key-lower"),
         pytest.param(f'{{"detail": {{"k": ["{API_KEY}"]}}}}'.encode(), id="nested"),
+        pytest.param(
+            f'{{"error": "{API_KEY[:8]}{_ESCAPED_TAIL}"}}'.encode(), id="partly-escaped-upper-hex"
+        ),
         pytest.param(f"<html>bad key {API_KEY.upper()}</html>".encode(), id="text-upper"),
         pytest.param(f"not json \xff {API_KEY}".encode("latin-1"), id="not-utf8"),
     ],
