@@ -32,6 +32,7 @@ from mindo_async import (
     ConfigurationError,
     DeliveryUnknownError,
     InvalidRequestError,
+    InvalidResponseError,
     Outcome,
     RateLimitError,
     RetryPolicy,
@@ -42,6 +43,7 @@ from mindo_async import (
     SQLiteJournal,
     UnexpectedResponseError,
 )
+from mindo_async._endpoints import BUSINESS_INFO
 from mindo_async._pacing import MAX_PAUSE
 
 API_KEY = "mindo_test0123456789abcdefABCDEF"
@@ -340,6 +342,22 @@ async def see_other_is_unknown_not_followed(
     assert result.outcome is Outcome.UNKNOWN
     assert len(server.requests) == 2, "neither was retried nor followed"
     assert all(r.head.startswith(b"POST") for r in server.requests)
+
+
+async def redirect_to_a_read_is_invalid_response(
+    hostile: Callable[[Handler], HostileServer], transport: str
+) -> None:
+    def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
+        conn.sendall(response("302 Found", b"", "Location: http://127.0.0.1:9/elsewhere\r\n"))
+        return True
+
+    server = hostile(handler)
+    async with client(server.url, transport) as mindo:
+        with pytest.raises(InvalidResponseError) as caught:
+            await mindo._requester.get_json(BUSINESS_INFO)
+    assert not isinstance(caught.value, DeliveryUnknownError), "a read delivers nothing"
+    assert caught.value.status_code == 302
+    assert len(server.requests) == 1, "not retried, not followed"
 
 
 # -- item 8: the key is redacted whatever its escaping or case ---------------------------
@@ -900,3 +918,19 @@ async def test_drain_timeout_cancels_and_reports_unknown_auto(
 ) -> None:
     """Default transport: sends past the drain timeout are cancelled, UNKNOWN and journaled."""
     await drain_timeout_cancels_and_reports_unknown(hostile, "auto")
+
+
+@pytest.mark.anyio
+async def test_redirect_to_a_read_is_invalid_response_httpx(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """httpx: a 302 to a GET is ``InvalidResponseError``: not followed, not retried, not UNKNOWN."""
+    await redirect_to_a_read_is_invalid_response(hostile, "httpx")
+
+
+@pytest.mark.asyncio
+async def test_redirect_to_a_read_is_invalid_response_auto(
+    hostile: Callable[[Handler], HostileServer],
+) -> None:
+    """Default transport: a 302 to a GET is ``InvalidResponseError``, not followed or retried."""
+    await redirect_to_a_read_is_invalid_response(hostile, "auto")
