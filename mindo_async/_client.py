@@ -21,10 +21,17 @@ from ._config import (
     DEFAULT_TIMEOUT,
     check_api_key,
     check_base_url,
+    check_http_client_proxy,
     proxy_for,
 )
 from ._errors import ClientClosedError, ConfigurationError, PreflightError
-from ._fanout import ProgressCallback, ResultStream, stream_many
+from ._fanout import (
+    DEFAULT_DRAIN_TIMEOUT,
+    ProgressCallback,
+    ResultStream,
+    StreamManyContext,
+    stream_many,
+)
 from ._journal import Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
@@ -80,7 +87,12 @@ class AsyncMindo:
             have been delivered. This can deliver a message twice.
         rate_limit: Sends per second per ``phone_number_id`` (Meta's default is 80);
             ``None`` turns the cap off.
-        http_client: Your own ``httpx.AsyncClient``.
+        http_client: Your own ``httpx.AsyncClient``. With a plain-http ``base_url`` it
+            must not reach it through a proxy (the key would travel in cleartext): a
+            client trusting an environment that names one (``HTTP_PROXY``,
+            ``ALL_PROXY``) is refused with ``ConfigurationError``; set ``NO_PROXY``
+            or ``trust_env=False``. The client built here honours ``HTTPS_PROXY``,
+            ``ALL_PROXY`` and ``NO_PROXY`` for an https ``base_url`` only.
         transport: For the client built here: ``"auto"`` (aiohttp's pool under asyncio,
             httpx's under trio), ``"aiohttp"`` or ``"httpx"``.
         max_connections: A hard cap on open connections; sends beyond it wait their
@@ -173,6 +185,9 @@ class AsyncMindo:
             )
         elif transport != "auto":
             raise ConfigurationError("give either http_client or transport, not both")
+        else:
+            # A plain-http base URL is never reached through a proxy (issue 15).
+            check_http_client_proxy(self._base_url, http_client.trust_env)
         self._http = http_client
         self._state = _State.OPEN
         self._requester = Requester(
@@ -341,13 +356,22 @@ class AsyncMindo:
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
         preflight: bool = False,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     ) -> AbstractAsyncContextManager[ResultStream]:
         """Send many requests concurrently; yields one ``SendResult`` each, in completion order.
 
-        ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``.
-        ``requests`` is consumed lazily, so memory stays proportional to ``concurrency``.
-        See ``send_many`` for the options; with ``preflight=True`` entering the
-        block raises ``PreflightError`` when the pre-flight finds a problem.
+        ``async with mindo.stream_many(requests) as stream: async for result in stream: ...``
+        (iterating without ``async with`` is a ``TypeError``). ``requests`` is consumed
+        lazily, so memory stays proportional to ``concurrency``. See ``send_many`` for
+        the options; with ``preflight=True`` entering the block raises
+        ``PreflightError`` when the pre-flight finds a problem.
+
+        Leaving the block early (``break``, an exception) loses no outcome: no new
+        request is pulled, the sends on the wire finish (those still running after
+        ``drain_timeout`` seconds are cancelled and reported ``UNKNOWN``), and every
+        result not read is in ``stream.unread`` after the block (journaled too, with
+        a journal). A cancelled caller does not wait: what is in flight is cancelled
+        at once and reported the same way.
         """
         self._ensure_open()
         options: dict[str, Any] = {
@@ -357,9 +381,10 @@ class AsyncMindo:
             "retry_unknown": retry_unknown,
             "key": key,
             "on_progress": on_progress,
+            "drain_timeout": drain_timeout,
         }
         if preflight:
-            return self._checked_stream(_reiterable(requests), **options)
+            return StreamManyContext(self._checked_stream(_reiterable(requests), **options))
         return stream_many(self._requester, _fresh(requests), **options)
 
     async def send_many(

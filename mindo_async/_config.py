@@ -74,6 +74,25 @@ def check_api_key(api_key: str | None) -> str:
     return api_key
 
 
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``<SCHEME>_PROXY``, ``ALL_PROXY``,
+    any case), unless ``NO_PROXY`` names its host; ``None`` when there is none.
+
+    Read with the standard library's public functions (``getproxies_environment``,
+    ``proxy_bypass_environment``), which agree with httpx for host names, domain
+    suffixes, IP addresses and ``*``.
+    """
+    parsed = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parsed.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+        return None
+    return proxy
+
+
 def proxy_for(base_url: str) -> str | None:
     """The proxy the environment names for ``base_url``, or ``None`` to connect directly.
 
@@ -82,14 +101,29 @@ def proxy_for(base_url: str) -> str | None:
     proxy then sees a CONNECT tunnel, never the API key. A plain-http base URL
     (a loopback emulator) is always reached directly.
     """
-    url = httpx.URL(base_url)
-    if url.scheme != "https":
+    if httpx.URL(base_url).scheme != "https":
         return None
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get("https") or proxies.get("all")
-    if not proxy:
-        return None
-    host = url.host if url.port is None else f"{url.host}:{url.port}"
-    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
-        return None
-    return proxy
+    return environment_proxy(base_url)
+
+
+def check_http_client_proxy(base_url: str, trust_env: bool) -> None:
+    """Refuse a caller's own ``httpx.AsyncClient`` that would send the API key to a proxy
+    in cleartext: a plain-http ``base_url``, ``trust_env=True`` and a proxy in the
+    environment for that URL. ``ConfigurationError`` says how to fix it.
+
+    An https ``base_url`` is fine through a proxy (a CONNECT tunnel keeps the key
+    encrypted). A proxy given to the client itself (``proxy=``, ``mounts=``) cannot
+    be seen with httpx's public API: do not give one with a plain-http base URL.
+    """
+    if not trust_env or httpx.URL(base_url).scheme != "http":
+        return
+    proxy = environment_proxy(base_url)
+    if proxy is None:
+        return
+    host = httpx.URL(base_url).host
+    raise ConfigurationError(
+        f"base_url {base_url!r} is plain http and your http_client trusts the environment, "
+        "which names a proxy for it (HTTP_PROXY or ALL_PROXY): the API key would reach that "
+        f"proxy unencrypted. Add {host} to NO_PROXY, or build the client with "
+        "httpx.AsyncClient(trust_env=False), or use an https base_url"
+    )

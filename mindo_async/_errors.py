@@ -29,7 +29,8 @@ The hierarchy, and what each branch tells the caller about delivery::
         ├── ServerError (5xx)                 501 and 503: NOT delivered
         │   └── ServerDeliveryUnknownError (also DeliveryUnknownError): 500, 502, 504, ...
         └── InvalidResponseError              a read's answer is not the documented one
-            └── UnexpectedResponseError (also DeliveryUnknownError): the same for a send
+            └── UnexpectedResponseError (also DeliveryUnknownError): the same for a send, a
+                                              2xx not echoing it, or a 3xx to it
 
 Only the non-idempotent endpoints (``send`` and ``send-bulk``) raise
 ``DeliveryUnknownError``: a read (GET) changes nothing at the server, so its

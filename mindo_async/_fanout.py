@@ -12,8 +12,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import attrs
@@ -29,6 +30,7 @@ from ._errors import (
     InvalidRequestError,
     PhoneNumberNotFoundError,
     QuotaExceededError,
+    SkippedError,
     TemplateNotApprovedError,
     TemplateNotFoundError,
 )
@@ -89,6 +91,13 @@ class ResultStream:
     def __init__(self, receive: MemoryObjectReceiveStream[SendResult], run: _Run) -> None:
         self._receive = receive
         self._run = run
+        #: The results not read when the ``async with`` block was left early (a
+        #: ``break``, an exception): what was on the wire, finished (or cancelled
+        #: past the drain timeout and so ``UNKNOWN``), in no particular order; at most
+        #: ``concurrency`` (in flight) plus ``concurrency`` (buffered). Empty while
+        #: the block runs, and after a stream read to its end. With a journal, each
+        #: is journaled too.
+        self.unread: list[SendResult] = []
 
     @property
     def progress(self) -> Progress:
@@ -138,6 +147,10 @@ class _Run:
         #: Set when the caller leaves the stream; no new request is pulled after it.
         self.stopped = False
         self.input_error: BaseException | None = None
+        #: Results that could not be handed to the caller's stream (cancelled mid-way
+        #: once the drain timeout passed or the caller was cancelled, or pulled as the
+        #: caller left), kept for ``ResultStream.unread``.
+        self.leftover: list[SendResult] = []
         self.sync_input: Iterator[SendRequest] | None = None
         self.async_input: AsyncIterator[SendRequest] | None = None
         # An async generator must not be resumed by two workers at once.
@@ -232,7 +245,9 @@ class _Run:
         """Everything that happens to one request, ending in its one result."""
         try:
             ready = validate_request(request)
-        except InvalidRequestError as exc:
+        except (InvalidRequestError, TypeError) as exc:
+            # A bad row (invalid, or not a SendRequest at all) is its own REJECTED
+            # result; the run goes on.
             return SendResult(request=request, outcome=Outcome.REJECTED, error=exc, index=index)
 
         journal_key: str | None = None
@@ -253,7 +268,21 @@ class _Run:
                     DuplicateRequestError("an identical request earlier in this run was sent"),
                 )
             if self.journal is not None:
-                journal_key = self.key_function(request) if self.key_function else digest.hex()
+                if self.key_function is None:
+                    journal_key = digest.hex()
+                else:
+                    try:
+                        journal_key = self.key_function(request)
+                        if not isinstance(journal_key, str):
+                            raise TypeError(
+                                "key= must return a str, not " + type(journal_key).__name__
+                            )
+                    except Exception as exc:
+                        # The caller's key function failed on this row: nothing was
+                        # sent for it, and the others go on.
+                        return SendResult(
+                            request=request, outcome=Outcome.REJECTED, error=exc, index=index
+                        )
                 entry = self.journal.lookup(journal_key)
                 if (
                     entry is not None
@@ -307,18 +336,32 @@ class _Run:
                 request=request, outcome=outcome, error=exc, attempts=attempts, index=index
             )
         except BaseException:
-            # Cancelled: record where it stood, so a rerun neither loses nor repeats it.
+            # Cancelled: record where it stood, so a rerun neither loses nor repeats it,
+            # and keep its result for ``ResultStream.unread``. Synchronous, so the
+            # cancellation cannot interrupt it.
+            if flight.maybe_sent:
+                outcome = Outcome.UNKNOWN
+                error: BaseException = DeliveryUnknownError(
+                    "cancelled while in flight", request=ready, attempts=flight.attempts
+                )
+            else:
+                outcome = Outcome.SKIPPED
+                error = SkippedError("cancelled before it was sent")
             if journal_key is not None:
                 assert self.journal is not None
-                # Synchronous, so the cancellation cannot interrupt it.
                 self.journal.finish(
-                    journal_key,
-                    Outcome.UNKNOWN if flight.maybe_sent else Outcome.SKIPPED,
-                    error="cancelled while in flight"
-                    if flight.maybe_sent
-                    else "cancelled before sending",
-                    attempts=flight.attempts,
+                    journal_key, outcome, error=str(error), attempts=flight.attempts
                 )
+            cancelled = SendResult(
+                request=request,
+                outcome=outcome,
+                error=error,
+                attempts=flight.attempts,
+                index=index,
+                reason=str(error) if outcome is Outcome.SKIPPED else None,
+            )
+            self.leftover.append(cancelled)
+            self.count(cancelled)
             raise
         if journal_key is not None:
             assert self.journal is not None
@@ -335,6 +378,15 @@ class _Run:
                 item = await self.pull()
                 if item is None:
                     return
+                if self.stopped:
+                    # Pulled while the caller was leaving: not sent, but not lost either.
+                    index, request = item
+                    result = _skipped(
+                        request, index, SkippedError("the stream was left before it was sent")
+                    )
+                    self.count(result)
+                    self.leftover.append(result)
+                    return
                 self.progress.in_flight += 1
                 try:
                     result = await self.process(*item)
@@ -349,7 +401,12 @@ class _Run:
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     # The caller stopped reading: nothing more is sent.
                     self.stopped = True
+                    self.leftover.append(result)
                     return
+                except BaseException:
+                    # Cancelled while handing it over: the result is kept all the same.
+                    self.leftover.append(result)
+                    raise
 
 
 def _run_key(request: SendRequest) -> int:
@@ -407,8 +464,41 @@ def _open_journal(journal: str | os.PathLike[str] | Journal | None) -> tuple[Jou
     return SQLiteJournal(journal), True
 
 
-@asynccontextmanager
-async def stream_many(
+#: Seconds ``stream_many`` waits, when its block is left early, for the sends on
+#: the wire to finish; past it they are cancelled and reported ``UNKNOWN``.
+DEFAULT_DRAIN_TIMEOUT = 30.0
+
+
+class StreamManyContext(AbstractAsyncContextManager[ResultStream]):
+    """What ``stream_many`` returns: use it as ``async with ... as stream``.
+
+    Iterating it directly (``async for r in mindo.stream_many(...)``) raises a
+    ``TypeError`` that says so: without the block nobody would wait for the sends
+    still on the wire, or close them.
+    """
+
+    def __init__(self, manager: AbstractAsyncContextManager[ResultStream]) -> None:
+        self._manager = manager
+
+    async def __aenter__(self) -> ResultStream:
+        return await self._manager.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._manager.__aexit__(exc_type, exc, tb)
+
+    def __aiter__(self) -> NoReturn:
+        raise TypeError(
+            "stream_many() must be used with 'async with': "
+            "async with mindo.stream_many(requests) as stream: async for result in stream: ..."
+        )
+
+
+def stream_many(
     client: Deliverer,
     requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
     *,
@@ -418,10 +508,41 @@ async def stream_many(
     retry_unknown: bool,
     key: Callable[[SendRequest], str] | None,
     on_progress: ProgressCallback | None,
-) -> AsyncIterator[ResultStream]:
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+) -> StreamManyContext:
     """See ``AsyncMindo.stream_many``."""
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError("concurrency must be a whole number >= 1")
+    if not drain_timeout >= 0:
+        raise ValueError("drain_timeout must be a number of seconds >= 0")
+    return StreamManyContext(
+        _stream_many(
+            client,
+            requests,
+            concurrency=concurrency,
+            dedupe=dedupe,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            key=key,
+            on_progress=on_progress,
+            drain_timeout=drain_timeout,
+        )
+    )
+
+
+@asynccontextmanager
+async def _stream_many(
+    client: Deliverer,
+    requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+    *,
+    concurrency: int,
+    dedupe: bool,
+    journal: str | os.PathLike[str] | Journal | None,
+    retry_unknown: bool,
+    key: Callable[[SendRequest], str] | None,
+    on_progress: ProgressCallback | None,
+    drain_timeout: float,
+) -> AsyncIterator[ResultStream]:
     store, owned = _open_journal(journal)
     try:
         run = _Run(
@@ -434,20 +555,50 @@ async def stream_many(
             on_progress=on_progress,
         )
         send, receive = anyio.create_memory_object_stream[SendResult](concurrency)
+        stream = ResultStream(receive, run)
         caller_error: Exception | None = None
-        async with anyio.create_task_group() as workers, receive:
-            async with send:
-                for _ in range(concurrency):
-                    workers.start_soon(run.worker, send.clone())
+        # The receiving end outlives the workers, so that whatever they hand over
+        # while stopping is still there to be collected into ``unread``.
+        async with receive:
             try:
-                yield ResultStream(receive, run)
-            except Exception as exc:
-                # Raised as it is below, not wrapped in the task group's ExceptionGroup.
-                caller_error = exc
+                async with anyio.create_task_group() as workers:
+                    async with send:
+                        for _ in range(concurrency):
+                            workers.start_soon(run.worker, send.clone())
+                    cancelled = False
+                    try:
+                        yield stream
+                    except Exception as exc:
+                        # Raised as it is below, not wrapped in the task group's
+                        # ExceptionGroup.
+                        caller_error = exc
+                    except BaseException:
+                        # Cancelled (or the process is stopping): no waiting.
+                        cancelled = True
+                        raise
+                    finally:
+                        # The caller left (done, break, error or cancel): nothing new
+                        # is pulled.
+                        run.stopped = True
+                        if not cancelled:
+                            # What is on the wire finishes, within the drain timeout;
+                            # its results (and those buffered) are kept, not lost.
+                            with anyio.move_on_after(drain_timeout, shield=True):
+                                async for result in receive:
+                                    stream.unread.append(result)
+                        # Past the drain timeout (or on cancellation): what is still in
+                        # flight is cancelled, and the worker records its result
+                        # (UNKNOWN, or SKIPPED if it never left).
+                        workers.cancel_scope.cancel()
             finally:
-                # The caller left (done, break, error or cancel): nothing more is sent.
-                run.stopped = True
-                workers.cancel_scope.cancel()
+                # Everything the workers produced but nobody read.
+                while True:
+                    try:
+                        stream.unread.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                stream.unread.extend(run.leftover)
+                run.leftover.clear()
         if caller_error is not None:
             raise caller_error
     finally:
@@ -455,4 +606,11 @@ async def stream_many(
             store.close()
 
 
-__all__ = ["Progress", "ProgressCallback", "ResultStream", "stream_many"]
+__all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
+    "Progress",
+    "ProgressCallback",
+    "ResultStream",
+    "StreamManyContext",
+    "stream_many",
+]

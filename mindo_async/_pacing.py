@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import anyio
 
+#: The longest pause a ``Retry-After`` (or ``retry-after-ms``) can impose, in seconds:
+#: an hour. A larger value (``1e308``, a date in 2100) is read as this one. It is not
+#: the retry cap (``RetryPolicy.max_retry_after``, 60 s by default): a send does not
+#: wait out a pause longer than that cap (it fails fast), but the pause still holds
+#: the phone number id, for at most this long.
+MAX_PAUSE = 3600.0
+
 
 class Pacer:
     """Caps sends per second for each key (a phone number id), and pauses a key on demand.
@@ -25,8 +32,13 @@ class Pacer:
         self._paused_until: dict[str, float] = {}
 
     def pause(self, key: str, seconds: float) -> None:
-        """Hold every send for ``key`` for ``seconds`` from now (a pause never shortens)."""
-        until = anyio.current_time() + max(0.0, seconds)
+        """Hold every send for ``key`` for ``seconds`` from now (a pause never shortens).
+
+        ``seconds`` is capped at ``MAX_PAUSE``; a NaN or negative value pauses nothing.
+        """
+        if not seconds > 0:
+            return
+        until = anyio.current_time() + min(seconds, MAX_PAUSE)
         if until > self._paused_until.get(key, 0.0):
             self._paused_until[key] = until
 

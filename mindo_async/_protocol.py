@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 import ssl
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -16,6 +18,7 @@ from typing import Any
 
 import attrs
 import httpx
+import phonenumbers
 
 from ._conversion import parse_timestamp, structure_sent_message
 from ._endpoints import SEND
@@ -39,6 +42,7 @@ from ._errors import (
     ValidationError,
 )
 from ._models import SendRequest, SentMessage
+from ._pacing import MAX_PAUSE
 from ._version import __version__
 
 SEND_PATH = SEND.path
@@ -59,12 +63,63 @@ def redact(content: bytes, secret: str) -> bytes:
     """``content`` with every copy of ``secret`` replaced, so no error or log can carry it.
 
     A server may echo the API key in an error body; that body becomes the
-    exception's message and ``body``.
+    exception's message and ``body``. The key is looked for in the decoded
+    text, whatever its escaping or case: a JSON body is decoded first (so
+    ``\\u006d\\u0069...`` escapes are undone) and every string in it, keys
+    included, is redacted case-insensitively; any other body is redacted as
+    text, case-insensitively. A body that cannot hold the key (no copy of it in
+    any case, and no JSON escape of an ASCII character) is returned as is, at the
+    cost of two searches.
     """
     token = secret.encode()
-    if not token or token not in content:
+    if not token:
         return content
-    return content.replace(token, b"<redacted>")
+    lowered = content.lower()
+    if token.lower() not in lowered and _ESCAPED_ASCII.search(content) is None:
+        # Neither the key in any case, nor a JSON escape of a printable ASCII
+        # character (which a key spelled with escapes needs): nothing to decode.
+        return content
+    pattern = re.compile(re.escape(secret), re.IGNORECASE)
+    try:
+        decoded = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        text = content.decode("utf-8", errors="replace")
+        return pattern.sub(REDACTED, text).encode()
+    cleaned = _redact_decoded(decoded, pattern)
+    if cleaned is decoded and token.lower() not in lowered:
+        # JSON escapes, but none of them spelled the key.
+        return content
+    return json.dumps(cleaned).encode()
+
+
+#: A JSON escape of a printable ASCII character (``\\u0020`` to ``\\u007f``): encoders
+#: escape only control and non-ASCII characters, so it is rare in an honest body.
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+
+#: What a redacted secret is replaced with.
+REDACTED = "<redacted>"
+
+
+def _redact_decoded(value: Any, pattern: re.Pattern[str]) -> Any:
+    """``value`` (decoded JSON) with ``pattern`` replaced in every string, keys included.
+
+    Returns ``value`` itself when nothing in it matched.
+    """
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value) if pattern.search(value) else value
+    if isinstance(value, list):
+        items = [_redact_decoded(item, pattern) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        pairs = [
+            (_redact_decoded(key, pattern), _redact_decoded(item, pattern))
+            for key, item in value.items()
+        ]
+        unchanged = all(
+            k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)
+        )
+        return value if unchanged else dict(pairs)
+    return value
 
 
 def mask_phone(phone: str) -> str:
@@ -121,7 +176,10 @@ def _field_errors(body: Mapping[str, Any], prefix: str = "") -> dict[str, list[s
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
     """Seconds to wait according to ``Retry-After`` (seconds or an HTTP date) or
-    ``retry-after-ms``; ``None`` when absent or unreadable."""
+    ``retry-after-ms``; ``None`` when absent or unreadable (negative, NaN, infinite).
+
+    The result is at most ``MAX_PAUSE`` (an hour), whatever the server asks.
+    """
     lowered = {k.lower(): v for k, v in headers.items()}
     millis = lowered.get("retry-after-ms")
     if millis is not None:
@@ -129,8 +187,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
             value = float(millis) / 1000.0
         except ValueError:
             value = -1.0
-        if value >= 0 and value == value:
-            return value
+        if math.isfinite(value) and value >= 0:
+            return min(value, MAX_PAUSE)
     raw = lowered.get("retry-after")
     if raw is None:
         return None
@@ -140,15 +198,15 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
     except ValueError:
         try:
             when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         current = now or datetime.now(timezone.utc)
-        return max(0.0, (when - current).total_seconds())
-    if seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return min(max(0.0, (when - current).total_seconds()), MAX_PAUSE)
+    if not math.isfinite(seconds) or seconds < 0:
         return None
-    return seconds
+    return min(seconds, MAX_PAUSE)
 
 
 # The documented messages (in Spanish), matched loosely so that small wording
@@ -184,7 +242,10 @@ def error_for_response(
     """The exception that a non-success answer means (not raised here).
 
     ``idempotent`` is the endpoint's: an ambiguous answer to a read (a 5xx, a
-    2xx of another shape) cannot mean that something was delivered.
+    2xx of another shape) cannot mean that something was delivered. A 3xx to a
+    non-idempotent POST may follow processing (a 303 is the usual answer after
+    one), so it is an ``UnexpectedResponseError`` (a ``DeliveryUnknownError``);
+    to a read it is an ``InvalidResponseError``. Neither is ever followed.
     """
     body = _decode_body(content)
     reason = httpx.codes.get_reason_phrase(status_code) or "error"
@@ -228,7 +289,11 @@ def error_for_response(
     if status_code >= 500:
         return ServerDeliveryUnknownError(message, retry_after=parse_retry_after(headers), **common)
     if 300 <= status_code < 400:
-        return APIError(f"unexpected redirect (redirects are never followed): {message}", **common)
+        # To a POST: it may have been processed first; the usual answer after
+        # processing a POST is a 303. Never followed, never retried.
+        return UnexpectedResponseError(
+            f"unexpected redirect (redirects are never followed): {message}", **common
+        )
     if 200 <= status_code < 300:
         return UnexpectedResponseError(message, **common)
     return APIError(message, **common)
@@ -256,6 +321,18 @@ def interpret_response(
             request=request,
         )
     assert isinstance(body, dict)
+    mismatch = _echo_problem(body, request)
+    if mismatch is not None:
+        # Another request's answer (a stray response read off a reused
+        # connection), or a server that is not the documented API: the message
+        # may or may not have been sent, and this message_id is not its proof.
+        return UnexpectedResponseError(
+            f"the answer does not echo this request: {mismatch}",
+            status_code=status_code,
+            body=body,
+            attempts=attempts,
+            request=request,
+        )
     try:
         sent_at = parse_timestamp(body.get("sent_at"))
     except (TypeError, ValueError):
@@ -265,12 +342,71 @@ def interpret_response(
         {
             "success": True,
             "message_id": body["message_id"],
-            "template_name": _text_or(body.get("template_name"), request.template_name),
-            "recipient_phone": _text_or(body.get("recipient_phone"), request.recipient_phone),
+            "template_name": body["template_name"],
+            "recipient_phone": body["recipient_phone"],
             "status": _text_or(body.get("status"), "sent"),
             "sent_at": sent_at,
         }
     )
+
+
+def _echo_problem(body: Mapping[str, Any], request: SendRequest) -> str | None:
+    """Why a success body is not the answer to ``request``, or ``None`` when it is.
+
+    The documented answer echoes ``template_name`` and ``recipient_phone``. The
+    template must be the same text; the phone the same number (compared with
+    libphonenumber, since the server may format it differently: spaces, dashes,
+    no ``+``). The common case, both echoed exactly as sent, costs two string
+    comparisons.
+    """
+    template = body.get("template_name")
+    phone = body.get("recipient_phone")
+    if template == request.template_name and phone == request.recipient_phone:
+        return None
+    if not isinstance(template, str) or not template:
+        return "no template_name"
+    if template != request.template_name:
+        return "another template_name"
+    if not isinstance(phone, str) or not phone:
+        return "no recipient_phone"
+    if not same_phone_number(phone, request.recipient_phone):
+        return "another recipient_phone"
+    return None
+
+
+#: What a server may put between the digits of a phone number.
+_FORMATTING = re.compile(r"[\s().\-/]")
+
+
+def same_phone_number(echoed: str, sent: str) -> bool:
+    """Whether ``echoed`` (as a server wrote it) is the number ``sent`` (E.164).
+
+    ``echoed`` may carry spaces, dashes, dots, parentheses, or lack the
+    leading ``+``; both are parsed with libphonenumber and must be the exact
+    same number (country code, national number, leading zeros).
+    """
+    if len(echoed) > 64:
+        return False
+    digits = _FORMATTING.sub("", echoed)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif not digits.startswith("+"):
+        digits = "+" + digits
+    if digits == sent:
+        # The same digits, only formatted otherwise: no need to parse.
+        return True
+    text = echoed.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif not text.startswith("+"):
+        # Without a '+', a server still means the international number.
+        text = "+" + text
+    try:
+        left = phonenumbers.parse(text, None)
+        right = phonenumbers.parse(sent, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_number_match(left, right) == phonenumbers.MatchType.EXACT_MATCH)
 
 
 def _text_or(value: Any, default: str) -> str:

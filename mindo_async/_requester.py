@@ -43,8 +43,8 @@ from ._protocol import (
     mask_phone,
     redact,
 )
-from ._retry import RetryPolicy
-from ._transport import client_routing_is_patched
+from ._retry import RetryPolicy, settle
+from ._transport import AutoTransport, client_routing_is_patched
 
 logger = logging.getLogger("mindo_async")
 
@@ -65,6 +65,20 @@ class Flight:
         self.attempts = 0
         self.maybe_sent = False
         self.ambiguous_before = False
+
+
+class _FirstByte:
+    """httpcore's ``trace`` callback: marks the flight "maybe sent" when the request's
+    head starts being written (on the API's connection, or to a proxy)."""
+
+    __slots__ = ("flight",)
+
+    def __init__(self, flight: Flight) -> None:
+        self.flight = flight
+
+    async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        if name.endswith("send_request_headers.started"):
+            self.flight.maybe_sent = True
 
 
 class Deliverer(Protocol):
@@ -285,88 +299,113 @@ class Requester:
         debug = logger.isEnabledFor(logging.DEBUG)
         idempotent = endpoint.idempotent
         attempts = 0
-        while True:
-            self.ensure_open()
-            if self._http.is_closed:
-                # httpx would raise a RuntimeError that reads like a failed send.
-                raise ClientClosedError(
-                    "the http_client given to AsyncMindo was closed by its owner; nothing was sent"
-                )
-            if pace_key is not None:
-                paused = self._pacer.paused_for(pace_key)
-                if paused > self._policy.max_retry_after:
-                    # The API asked for a longer pause than we wait: fail fast, send nothing.
-                    refused = RateLimitError(
-                        f"phone number {pace_key} is paused for {paused:.0f} s more at the "
-                        "API's request (Retry-After); not sent",
-                        status_code=429,
-                        attempts=attempts,
-                        request=request,
-                        retry_after=paused,
+        # The first failure after which the request may have been processed: from then
+        # on the end can only be a success or "unknown" (see _retry.settle).
+        earlier: DeliveryUnknownError | None = None
+        try:
+            while True:
+                self.ensure_open()
+                if self._http.is_closed:
+                    # httpx would raise a RuntimeError that reads like a failed send.
+                    raise ClientClosedError(
+                        "the http_client given to AsyncMindo was closed by its owner; "
+                        "nothing was sent"
                     )
-                    raise self._annotated(refused, endpoint, url)
-                await self._pacer.acquire(pace_key)
-            attempts += 1
-            error: MindoError
-            # A cancelled caller sends nothing (as anyio's acquire would ensure), but
-            # a free slot is taken without acquire's extra trip through the event
-            # loop: the send that follows yields anyway (issue 6, benchmarks/).
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            try:
-                self._connections.acquire_nowait()
-            except anyio.WouldBlock:
-                await self._connections.acquire()
-            try:
-                started = time.perf_counter()
-                if flight is not None:
-                    flight.attempts = attempts
-                    flight.maybe_sent = True
+                if pace_key is not None:
+                    paused = self._pacer.paused_for(pace_key)
+                    if paused > self._policy.max_retry_after:
+                        # The API asked for a longer pause than we wait: fail fast, send nothing.
+                        refused = RateLimitError(
+                            f"phone number {pace_key} is paused for {paused:.0f} s more at the "
+                            "API's request (Retry-After); not sent",
+                            status_code=429,
+                            attempts=attempts,
+                            request=request,
+                            retry_after=paused,
+                        )
+                        raise self._annotated(refused, endpoint, url)
+                    await self._pacer.acquire(pace_key)
+                attempts += 1
+                error: MindoError
+                # A cancelled caller sends nothing (as anyio's acquire would ensure), but
+                # a free slot is taken without acquire's extra trip through the event
+                # loop: the send that follows yields anyway (issue 6, benchmarks/).
+                await anyio.lowlevel.checkpoint_if_cancelled()
                 try:
-                    response = await self._send(endpoint, url, body)
-                except MindoError:
-                    # Raised by this library before anything left (a misused transport).
+                    self._connections.acquire_nowait()
+                except anyio.WouldBlock:
+                    await self._connections.acquire()
+                try:
+                    started = time.perf_counter()
+                    watched: Flight | None = None
                     if flight is not None:
-                        flight.maybe_sent = flight.ambiguous_before
-                    raise
-                except Exception as exc:
-                    failure = classify_exception(exc)
-                    error = error_for_failure(
-                        failure, request=request, attempts=attempts, idempotent=idempotent
-                    )
-                    error.__cause__ = exc
-                    if flight is not None and failure.kind is not FailureKind.MAYBE_SENT:
-                        flight.maybe_sent = flight.ambiguous_before
-                    if debug:
-                        self._log(endpoint, attempts, started, None, failure.description, log_to)
-                else:
-                    outcome = interpret(response, attempts)
-                    if debug:
-                        self._log(endpoint, attempts, started, response.status_code, None, log_to)
-                    if not isinstance(outcome, MindoError):
-                        return outcome, attempts
-                    error = outcome
-                    if flight is not None and not isinstance(error, DeliveryUnknownError):
-                        # The server answered and did not process it.
-                        flight.maybe_sent = flight.ambiguous_before
-            finally:
-                self._connections.release()
-            self._annotated(error, endpoint, url)
-            if flight is not None and isinstance(error, DeliveryUnknownError):
-                flight.ambiguous_before = True
-            if (
-                pace_key is not None
-                and isinstance(error, RateLimitError)
-                and error.retry_after is not None
-            ):
-                # Refused before processing: every sender of this number waits (or,
-                # past max_retry_after, fails fast without sending; see above).
-                self._pacer.pause(pace_key, error.retry_after)
-            delay = self._policy.delay_before_retry(error, attempts, idempotent=idempotent)
-            if delay is None:
-                raise error
-            if debug:
-                logger.debug("retrying in %.3fs after %s", delay, type(error).__name__)
-            await anyio.sleep(delay)
+                        flight.attempts = attempts
+                        if self._reports_first_byte():
+                            # Not on the wire until the transport says it starts
+                            # writing: a cancellation while it connects (or waits for
+                            # a connection) leaves the request "never sent".
+                            flight.maybe_sent = flight.ambiguous_before
+                            watched = flight
+                        else:
+                            flight.maybe_sent = True
+                    try:
+                        response = await self._send(endpoint, url, body, watched)
+                    except MindoError:
+                        # Raised by this library before anything left (a misused transport).
+                        if flight is not None:
+                            flight.maybe_sent = flight.ambiguous_before
+                        raise
+                    except Exception as exc:
+                        failure = classify_exception(exc)
+                        error = error_for_failure(
+                            failure, request=request, attempts=attempts, idempotent=idempotent
+                        )
+                        error.__cause__ = exc
+                        if flight is not None and failure.kind is not FailureKind.MAYBE_SENT:
+                            flight.maybe_sent = flight.ambiguous_before
+                        if debug:
+                            self._log(
+                                endpoint, attempts, started, None, failure.description, log_to
+                            )
+                    else:
+                        outcome = interpret(response, attempts)
+                        if debug:
+                            self._log(
+                                endpoint, attempts, started, response.status_code, None, log_to
+                            )
+                        if not isinstance(outcome, MindoError):
+                            return outcome, attempts
+                        error = outcome
+                        if flight is not None and not isinstance(error, DeliveryUnknownError):
+                            # The server answered and did not process it.
+                            flight.maybe_sent = flight.ambiguous_before
+                finally:
+                    self._connections.release()
+                self._annotated(error, endpoint, url)
+                if isinstance(error, DeliveryUnknownError):
+                    if earlier is None:
+                        earlier = error
+                    if flight is not None:
+                        flight.ambiguous_before = True
+                if (
+                    pace_key is not None
+                    and isinstance(error, RateLimitError)
+                    and error.retry_after is not None
+                ):
+                    # Refused before processing: every sender of this number waits (or,
+                    # past max_retry_after, fails fast without sending; see above).
+                    self._pacer.pause(pace_key, error.retry_after)
+                delay = self._policy.delay_before_retry(error, attempts, idempotent=idempotent)
+                if delay is None:
+                    raise error
+                if debug:
+                    logger.debug("retrying in %.3fs after %s", delay, type(error).__name__)
+                await anyio.sleep(delay)
+        except MindoError as exc:
+            settled = settle(exc, earlier)
+            if settled is exc:
+                raise
+            raise self._annotated(settled, endpoint, url) from exc
 
     @staticmethod
     def _annotated(error: MindoError, endpoint: Endpoint, url: httpx.URL) -> MindoError:
@@ -376,7 +415,32 @@ class Requester:
             error.url = str(url.copy_with(query=None))
         return error
 
-    async def _send(self, endpoint: Endpoint, url: httpx.URL, body: bytes | None) -> httpx.Response:
+    def _reports_first_byte(self) -> bool:
+        """Whether the transport in use tells when it starts writing a request.
+
+        httpx's own transport (httpcore) does, through the ``trace`` extension;
+        so does any transport with a true ``reports_first_byte`` attribute, which
+        promises to call ``request.extensions["trace"]`` with an event name ending
+        in ``send_request_headers.started`` (and to await it) before it writes a
+        byte of the request. Other transports (httpx-aiohttp's, a caller's own
+        client) are taken to write as soon as they are called.
+        """
+        transport = self._transport
+        if isinstance(transport, AutoTransport):
+            transport = transport.inner
+        if transport is None or client_routing_is_patched():
+            return False
+        return isinstance(transport, httpx.AsyncHTTPTransport) or bool(
+            getattr(transport, "reports_first_byte", False)
+        )
+
+    async def _send(
+        self,
+        endpoint: Endpoint,
+        url: httpx.URL,
+        body: bytes | None,
+        flight: Flight | None = None,
+    ) -> httpx.Response:
         # The same request as Request(content=body), at a third of the cost: with
         # a stream given, httpx does not re-check and re-normalise every header.
         if body is not None:
@@ -386,12 +450,15 @@ class Requester:
         else:
             headers = httpx.Headers(self._get_headers)
             stream = httpx.ByteStream(b"")
+        extensions = dict(self._extensions)
+        if flight is not None:
+            extensions["trace"] = _FirstByte(flight)
         http_request = httpx.Request(
             endpoint.method,
             url,
             headers=headers,
             stream=stream,
-            extensions=dict(self._extensions),
+            extensions=extensions,
         )
         http_request.read()
         transport = self._transport

@@ -9,6 +9,7 @@ import attrs
 
 from ._errors import (
     APIConnectionError,
+    APIError,
     DeliveryUnknownError,
     MindoError,
     RateLimitError,
@@ -81,7 +82,12 @@ def is_retryable(
 
     ``idempotent``: the request is a read, which may be repeated after any
     failure on the connection and after 429, 500, 502, 503 and 504.
+
+    A redirect (3xx) is never retried, even with ``retry_ambiguous``: the same
+    request would get the same answer.
     """
+    if isinstance(error, APIError) and 300 <= error.status_code < 400:
+        return False
     if idempotent:
         if isinstance(error, APIConnectionError):
             return error.retryable
@@ -96,3 +102,36 @@ def is_retryable(
     if isinstance(error, ServerError):
         return error.status_code == 503
     return False
+
+
+def settle(error: MindoError, earlier: DeliveryUnknownError | None) -> MindoError:
+    """The error to raise when a request gives up with ``error``.
+
+    ``earlier`` is the first failure of an earlier attempt of the same request
+    after which it may have been delivered (a 500, a connection dropped after
+    sending, a read timeout), or ``None``. Once an attempt was ambiguous, the
+    end result can only be sent or unknown: a later 429, 503, 4xx or connection
+    failure proves only that *that* attempt did nothing, so it is raised as a
+    ``DeliveryUnknownError`` whose ``__cause__`` is ``error``. Without an
+    earlier ambiguous attempt, or when ``error`` already says "unknown",
+    ``error`` is returned as is.
+    """
+    if earlier is None or isinstance(error, DeliveryUnknownError):
+        return error
+    request = getattr(error, "request", None) or earlier.request
+    attempts = int(getattr(error, "attempts", 0) or earlier.attempts)
+    unknown = DeliveryUnknownError(
+        f"an earlier attempt may have delivered it ({_describe(earlier)}); "
+        f"the last attempt failed with {_describe(error)}",
+        request=request,
+        attempts=attempts,
+    )
+    unknown.__cause__ = error
+    return unknown
+
+
+def _describe(error: BaseException) -> str:
+    text = getattr(error, "message", None) or str(error)
+    status = getattr(error, "status_code", None)
+    prefix = f"HTTP {status}: " if status is not None else ""
+    return f"{type(error).__name__}: {prefix}{text}"

@@ -126,18 +126,54 @@ def _parse_plain_e164(value: str) -> phonenumbers.PhoneNumber | None:
     return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
 
 
+#: Python refuses to write an int of more than 4,300 digits as text (CVE-2020-10735,
+#: ``sys.get_int_max_str_digits``); no template variable needs one near that long.
+_MAX_INT_DIGITS = 4300
+# An int below 2**_MAX_INT_BITS has at most 4,300 digits (log2(10) > 3.32).
+_MAX_INT_BITS = int(_MAX_INT_DIGITS * 3.32)
+
+
+def _unencodable(value: str) -> bool:
+    """Whether ``value`` cannot be sent as UTF-8 (it holds a lone surrogate)."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_NOT_UTF8 = "holds a character that cannot be sent as UTF-8 (a lone surrogate)"
+
+
 def _text_problem(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return f"must be text or a number, not {value!r}"
     if isinstance(value, str):
-        return None if value.strip() else "must not be empty"
-    if isinstance(value, (int, Decimal)):
-        if isinstance(value, Decimal) and not value.is_finite():
+        if not value.strip():
+            return "must not be empty"
+        return _NOT_UTF8 if _unencodable(value) else None
+    if isinstance(value, int):
+        if value.bit_length() >= _MAX_INT_BITS and len(_int_text(abs(value))) > _MAX_INT_DIGITS:
+            return f"is a number of more than {_MAX_INT_DIGITS:,} digits; send it as text"
+        return None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
             return "must be a finite number"
         return None
     if isinstance(value, float):
         return None if math.isfinite(value) else "must be a finite number"
     return f"must be text or a number, not {type(value).__name__}"
+
+
+def _int_text(value: int) -> str:
+    """The digits of ``value``, or more than ``_MAX_INT_DIGITS`` characters when Python
+    refuses to write them."""
+    try:
+        return str(value)
+    except ValueError:
+        return "9" * (_MAX_INT_DIGITS + 1)
 
 
 def _as_text(value: Any) -> str:
@@ -182,6 +218,9 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
                 if not isinstance(key, str) or not key.strip():
                     add("variables", f"has an invalid name {key!r}: names must be non-empty text")
                     continue
+                if _unencodable(key):
+                    add("variables", f"has an invalid name {key!r}: it {_NOT_UTF8}")
+                    continue
                 problem = _text_problem(value)
                 if problem is not None:
                     add(f"variables.{key}", problem)
@@ -200,14 +239,23 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
                     continue
                 if not isinstance(value, str) or not value.strip():
                     add(f"button_variables.{key}", "must be non-empty text")
+                elif _unencodable(value):
+                    add(f"button_variables.{key}", _NOT_UTF8)
     return problems
 
 
 def validate_request(request: SendRequest) -> SendRequest:
     """Return ``request`` ready to send (numbers in variables become text).
 
-    Raises ``InvalidRequestError`` naming every offending field; nothing is sent.
+    Raises ``InvalidRequestError`` naming every offending field, and ``TypeError``
+    when ``request`` is not a ``SendRequest`` at all; nothing is sent.
     """
+    if not isinstance(request, SendRequest):
+        raise TypeError(
+            f"a request must be a SendRequest, not {type(request).__name__}: "
+            "build one with SendRequest(phone_number_id=..., template_name=..., "
+            "recipient_phone=...)"
+        )
     problems = request_problems(request)
     if problems:
         raise InvalidRequestError(problems)

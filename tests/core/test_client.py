@@ -25,6 +25,7 @@ from mindo_async import (
     RetryPolicy,
     SendRequest,
     SentMessage,
+    UnexpectedResponseError,
 )
 
 pytestmark = pytest.mark.anyio
@@ -399,7 +400,7 @@ async def test_redirects_are_never_followed(code: int) -> None:
     ):
         with pytest.raises(APIError) as caught:
             await mindo.send(**FIELDS)
-    assert type(caught.value) is APIError
+    assert type(caught.value) is UnexpectedResponseError
     assert caught.value.status_code == code
     assert "redirect" in str(caught.value)
     assert [request.url.host for request in recorder.requests] == ["api.mindosoftware.com"]

@@ -37,6 +37,7 @@ from mindo_async import (
     RetryPolicy,
     SendRequest,
     SentMessage,
+    UnexpectedResponseError,
 )
 from mindo_async._protocol import SEND_PATH, FailureKind, classify_exception
 
@@ -295,7 +296,7 @@ async def redirect_is_not_followed(serve: Callable[..., LoopbackServer], transpo
     async with client(server.url, transport) as mindo:
         with pytest.raises(APIError) as caught:
             await mindo.send(**FIELDS)
-    assert type(caught.value) is APIError
+    assert type(caught.value) is UnexpectedResponseError
     assert caught.value.status_code == 307
     assert len(server.requests) == 1
     assert target.connections == 0, "the redirect target (and the key) saw nothing"
@@ -350,7 +351,7 @@ async def test_normal_answer_is_sent_httpx(serve: Callable[..., LoopbackServer])
 
 @pytest.mark.anyio
 async def test_redirect_is_not_followed_httpx(serve: Callable[..., LoopbackServer]) -> None:
-    """httpx transport: a 307 is an ``APIError``; its target receives nothing."""
+    """httpx transport: a 307 is not followed (UNKNOWN); its target receives nothing."""
     await redirect_is_not_followed(serve, "httpx")
 
 
@@ -439,7 +440,7 @@ async def test_normal_answer_is_sent_aiohttp(
 async def test_redirect_is_not_followed_aiohttp(
     serve: Callable[..., LoopbackServer], transport: str
 ) -> None:
-    """aiohttp transport: a 307 is an ``APIError``; its target receives nothing."""
+    """aiohttp transport: a 307 is not followed (UNKNOWN); its target receives nothing."""
     await redirect_is_not_followed(serve, transport)
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from mindo_async import AsyncMindo, Outcome, SendRequest
-from mindo_async._pacing import Pacer
+from mindo_async._pacing import MAX_PAUSE, Pacer
 from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +141,16 @@ async def test_pause_longer_than_the_cap_fails_fast_without_sending() -> None:
         assert second.value.retry_after is not None
         assert second.value.retry_after > 100
     assert emulator.ledger.counts["total_requests"] == 1
+
+
+async def test_pause_is_capped_and_ignores_unreadable_values() -> None:
+    """A pause of inf or 1e308 s lasts at most ``MAX_PAUSE``; NaN or negative pauses nothing."""
+    pacer = Pacer(None)
+    pacer.pause("a", float("inf"))
+    pacer.pause("b", 1e308)
+    pacer.pause("c", float("nan"))
+    pacer.pause("d", -5.0)
+    assert 0 < pacer.paused_for("a") <= MAX_PAUSE
+    assert 0 < pacer.paused_for("b") <= MAX_PAUSE
+    assert pacer.paused_for("c") == 0.0
+    assert pacer.paused_for("d") == 0.0

@@ -27,6 +27,7 @@ from mindo_async import (
     AuthenticationError,
     BadRequestError,
     DeliveryUnknownError,
+    InvalidResponseError,
     MessageStatus,
     NotFoundError,
     PermissionDeniedError,
@@ -42,6 +43,7 @@ from mindo_async import (
     ValidationError,
 )
 from mindo_async._conversion import encode_request
+from mindo_async._pacing import MAX_PAUSE
 from mindo_async._protocol import (
     SEND_PATH,
     FailureKind,
@@ -52,7 +54,10 @@ from mindo_async._protocol import (
     interpret_response,
     mask_phone,
     parse_retry_after,
+    redact,
+    same_phone_number,
 )
+from mindo_async._retry import is_retryable
 
 API_KEY = "mindo_test0123456789abcdefABCDEF"
 #: The send endpoint's reference page, vendored from the API documentation.
@@ -318,6 +323,12 @@ def test_429_without_retry_after() -> None:
         pytest.param({"Retry-After": "-5"}, None, id="negative"),
         pytest.param({"Retry-After": "nan"}, None, id="nan"),
         pytest.param({"Retry-After": "inf"}, None, id="infinite"),
+        pytest.param({"retry-after-ms": "inf", "Retry-After": "9"}, 9.0, id="ms-infinite"),
+        pytest.param({"retry-after-ms": "nan"}, None, id="ms-nan"),
+        pytest.param({"Retry-After": "1e308"}, MAX_PAUSE, id="huge-capped"),
+        pytest.param({"retry-after-ms": "1e300"}, MAX_PAUSE, id="huge-ms-capped"),
+        pytest.param({"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}, MAX_PAUSE, id="year-2100"),
+        pytest.param({"Retry-After": "Fri, 01 Jan 9999 23:59:59 GMT"}, MAX_PAUSE, id="year-9999"),
         pytest.param({"retry-after-ms": "250", "Retry-After": "9"}, 0.25, id="ms-wins"),
         pytest.param({"retry-after-ms": "x", "Retry-After": "9"}, 9.0, id="bad-ms-falls-back"),
         pytest.param({}, None, id="absent"),
@@ -365,14 +376,26 @@ def test_503_keeps_its_retry_after() -> None:
     assert error.retry_after == 4.0
 
 
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_redirects_are_api_errors(status: int) -> None:
-    """A 3xx is an ``APIError`` (redirects are never followed), not a success or an unknown."""
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
+def test_redirect_to_a_send_is_delivery_unknown(status: int) -> None:
+    """A 3xx to the (non-idempotent) send may follow processing: it is UNKNOWN, not REJECTED."""
     error = respond(status, None, {"Location": "https://elsewhere.example/steal"})
-    assert type(error) is APIError
+    assert type(error) is UnexpectedResponseError
+    assert isinstance(error, DeliveryUnknownError)
     assert error.status_code == status
     assert "redirect" in str(error)
+    assert "may have been delivered" in str(error)
+    assert not is_retryable(error, retry_ambiguous=True), "a redirect is never retried"
+
+
+@pytest.mark.parametrize("status", [301, 303, 307])
+def test_redirect_to_a_read_is_invalid_response_not_unknown(status: int) -> None:
+    """A 3xx to a GET is ``InvalidResponseError``: never followed, not retried, not 'unknown'."""
+    error = error_for_response(status, httpx.Headers({"Location": "/x"}), b"", idempotent=True)
+    assert type(error) is InvalidResponseError
     assert not isinstance(error, DeliveryUnknownError)
+    assert error.status_code == status
+    assert not is_retryable(error, idempotent=True)
 
 
 @pytest.mark.parametrize(
@@ -694,3 +717,114 @@ def test_maybe_sent_becomes_delivery_unknown() -> None:
     assert error.request is REQUEST
     assert error.attempts == 1
     assert "may have been delivered" in str(error)
+
+
+# -- the answer must echo the request (issue 15, item 1) ---------------------------------
+
+
+def test_success_echoing_the_request_exactly_is_sent() -> None:
+    """The documented 200, echoing the request's phone and template as sent, is SENT."""
+    assert isinstance(respond(200, INLINE_RESPONSE_EXAMPLES[200, "OK"]), SentMessage)
+
+
+@pytest.mark.parametrize(
+    "phone", ["5491112345678", "+54 9 11 1234-5678", "005491112345678", "+54 (9) 11.1234.5678"]
+)
+def test_success_echoing_the_phone_formatted_otherwise_is_sent(phone: str) -> None:
+    """The echoed phone is compared as a number: another formatting of it is still SENT."""
+    body = {**INLINE_RESPONSE_EXAMPLES[200, "OK"], "recipient_phone": phone}
+    message = respond(200, body)
+    assert isinstance(message, SentMessage)
+    assert message.recipient_phone == phone
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"recipient_phone": "+5491187654321"}, "recipient_phone", id="other-phone"),
+        pytest.param({"recipient_phone": "+549111234567"}, "recipient_phone", id="phone-prefix"),
+        pytest.param({"recipient_phone": "not a phone"}, "recipient_phone", id="garbage-phone"),
+        pytest.param({"recipient_phone": None}, "recipient_phone", id="null-phone"),
+        pytest.param({"recipient_phone": 5491112345678}, "recipient_phone", id="number-phone"),
+        pytest.param({"template_name": "order_update"}, "template_name", id="other-template"),
+        pytest.param({"template_name": "WELCOME_MESSAGE"}, "template_name", id="template-case"),
+        pytest.param({"template_name": ""}, "template_name", id="empty-template"),
+    ],
+)
+def test_success_not_echoing_the_request_is_unexpected(
+    change: dict[str, Any], problem: str
+) -> None:
+    """A 2xx echoing another phone or template is ``UnexpectedResponseError``, not SENT."""
+    body = {**INLINE_RESPONSE_EXAMPLES[200, "OK"], **change}
+    error = respond(200, body)
+    assert type(error) is UnexpectedResponseError
+    assert isinstance(error, DeliveryUnknownError)
+    assert problem in str(error)
+
+
+@pytest.mark.parametrize("missing", ["recipient_phone", "template_name"])
+def test_success_lacking_an_echoed_field_is_unexpected(missing: str) -> None:
+    """A 2xx without ``recipient_phone`` or ``template_name`` is not proof of this send."""
+    body = dict(INLINE_RESPONSE_EXAMPLES[200, "OK"])
+    del body[missing]
+    error = respond(200, body)
+    assert type(error) is UnexpectedResponseError
+    assert f"no {missing}" in str(error)
+
+
+def test_same_phone_number_is_strict_about_the_number() -> None:
+    """Numbers differing in a digit, a country code or length never match; formatting does."""
+    sent = "+5491112345678"
+    assert same_phone_number("+54-9-11-1234-5678", sent)
+    assert not same_phone_number("+5491112345679", sent)
+    assert not same_phone_number("+5591112345678", sent)
+    assert not same_phone_number("+54911123456789", sent)
+    assert not same_phone_number("+" + "5" * 100, sent)
+    assert not same_phone_number("", sent)
+
+
+# -- the key is redacted whatever its escaping or case (issue 15, item 8) ----------------
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+#: The key's tail escaped with upper-case hex digits (``\\u006D``).
+_ESCAPED_TAIL = "".join(f"\\u{ord(c):04X}" for c in API_KEY[8:])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(f'{{"error": "bad key {API_KEY}"}}'.encode(), id="plain"),
+        pytest.param(f'{{"error": "bad key {_escaped(API_KEY)}"}}'.encode(), id="json-escaped"),
+        pytest.param(
+            f'{{"error": "bad key {_escaped(API_KEY.upper())}"}}'.encode(), id="escaped-upper"
+        ),
+        pytest.param(f'{{"error": "bad key {API_KEY.upper()}"}}'.encode(), id="upper"),
+        pytest.param(f'{{"{API_KEY.lower()}": ["unknown"]}}'.encode(), id="as-a-key-lower"),
+        pytest.param(f'{{"detail": {{"k": ["{API_KEY}"]}}}}'.encode(), id="nested"),
+        pytest.param(
+            f'{{"error": "{API_KEY[:8]}{_ESCAPED_TAIL}"}}'.encode(), id="partly-escaped-upper-hex"
+        ),
+        pytest.param(f"<html>bad key {API_KEY.upper()}</html>".encode(), id="text-upper"),
+        pytest.param(f"not json \xff {API_KEY}".encode("latin-1"), id="not-utf8"),
+    ],
+)
+def test_redact_finds_the_key_whatever_the_escaping_or_case(raw: bytes) -> None:
+    """Neither the decoded body nor the error text holds the key, in any case or escaping."""
+    content = redact(raw, API_KEY)
+    error = error_for_response(401, httpx.Headers(), content, request=REQUEST)
+    for text in (str(error), json.dumps(error.body), repr(error.body), content.decode("utf-8")):
+        assert API_KEY.lower() not in text.lower()
+        assert _escaped(API_KEY).lower() not in text.lower()
+    assert "<redacted>" in json.dumps(error.body, ensure_ascii=False)
+
+
+def test_redact_leaves_bodies_without_the_key_untouched() -> None:
+    """A body that does not hold the key comes back as the very same bytes."""
+    plain = json.dumps(INLINE_RESPONSE_EXAMPLES[200, "OK"]).encode()
+    escaped = b'{"error": "Caf\\u00e9 cerrado"}'
+    assert redact(plain, API_KEY) is plain
+    assert redact(escaped, API_KEY) is escaped

@@ -29,7 +29,7 @@ from mindo_async import (
     ServerError,
 )
 from mindo_async._protocol import error_for_response
-from mindo_async._retry import is_retryable
+from mindo_async._retry import is_retryable, settle
 
 API_KEY = "mindo_test0123456789abcdefABCDEF"
 NUMBER_A = "813497231850626"
@@ -494,3 +494,40 @@ async def test_429_pauses_that_phone_number_for_concurrent_sends() -> None:
     assert len(later_a) == 2
     assert all(when - refused_at >= 0.28 for when in later_a)
     assert elapsed_b < 0.2
+
+
+# -- once ambiguous, always ambiguous (issue 15, item 4) ---------------------------------
+
+
+def _ambiguous() -> DeliveryUnknownError:
+    return ServerDeliveryUnknownError("boom", status_code=500, attempts=1)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        pytest.param(RateLimitError("slow down", attempts=3), id="429"),
+        pytest.param(ServerError("later", status_code=503, attempts=3), id="503"),
+        pytest.param(APIConnectionError("refused", attempts=3), id="connect"),
+        pytest.param(APIError("bad", status_code=400, attempts=3), id="400"),
+    ],
+)
+def test_settle_after_an_ambiguous_attempt_is_unknown(last: MindoError) -> None:
+    """After an ambiguous attempt, a later 'not sent' failure settles as DeliveryUnknownError."""
+    settled = settle(last, _ambiguous())
+    assert type(settled) is DeliveryUnknownError
+    assert settled.__cause__ is last
+    assert settled.attempts == 3
+    assert "500" in str(settled)
+
+
+def test_settle_without_an_ambiguous_attempt_keeps_the_error() -> None:
+    """Without an earlier ambiguous attempt the last error is raised as it is."""
+    last = RateLimitError("slow down", attempts=3)
+    assert settle(last, None) is last
+
+
+def test_settle_keeps_an_unknown_error() -> None:
+    """A last error that is itself 'maybe delivered' is kept as it is."""
+    last = _ambiguous()
+    assert settle(last, ServerDeliveryUnknownError("x", status_code=502)) is last

@@ -42,14 +42,17 @@ def fullwidth(digits: str) -> str:
 
 
 class Recorder:
-    """An ``httpx.MockTransport`` handler that answers 200 and keeps every request it got."""
+    """An ``httpx.MockTransport`` handler that answers the documented 200 (echoing the
+    request's template and recipient) and keeps every request it got."""
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        return httpx.Response(200, json=SENT_BODY)
+        sent = json.loads(request.content)
+        echo = {key: sent[key] for key in ("template_name", "recipient_phone")}
+        return httpx.Response(200, json={**SENT_BODY, **echo})
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
