@@ -56,6 +56,7 @@ class _Flight:
         "reused_after",
         "stopped_by",
         "task",
+        "trace",
     )
 
     def __init__(
@@ -70,6 +71,8 @@ class _Flight:
         #: Why this transport cancelled the request's task: "closed" or "deadline".
         self.stopped_by: str | None = None
         self.protocol: _Handler | None = None
+        #: The request's ``trace`` extension, told when the request starts being written.
+        self.trace: Any = None
         #: How long the pooled connection had been idle, when one was reused.
         self.reused_after: float | None = None
 
@@ -210,6 +213,11 @@ class _Connector(aiohttp.TCPConnector):
         if flight is not None:
             flight.protocol = protocol if isinstance(protocol, _Handler) else None
             flight.on_connected(self._loop.time())
+            if flight.trace is not None:
+                # The connection is ours; aiohttp writes the request next. Told as
+                # httpcore tells it, so the requester can count a cancellation
+                # before this point as "never sent".
+                await flight.trace("http11.send_request_headers.started", {})
         return connection
 
 
@@ -273,6 +281,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: Seconds an idle connection is kept.
         ssl_context: The TLS context; default httpx's (certifi, or the environment's).
     """
+
+    #: The request's ``trace`` extension is told ("http11.send_request_headers.started")
+    #: once a connection is obtained, before a byte of the request is written.
+    reports_first_byte = True
 
     def __init__(
         self,
@@ -392,6 +404,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         cap = max_body(request)
         seconds = deadline(request)
         flight = _Flight(self, seconds, asyncio.current_task())
+        flight.trace = request.extensions.get("trace")
         token = _FLIGHT.set(flight)
         self._flights.add(flight)
         response: aiohttp.ClientResponse | None = None

@@ -31,6 +31,10 @@ _WRITING = ("http11.send_request_headers.started", "http2.send_request_headers.s
 class BoundedHTTPTransport(httpx.AsyncBaseTransport):
     """``httpx.AsyncHTTPTransport`` with a body cap, an answer deadline, and no stale reuse."""
 
+    #: httpcore tells the request's ``trace`` extension when it starts writing the
+    #: head; this wrapper passes the caller's trace through.
+    reports_first_byte = True
+
     def __init__(self, inner: httpx.AsyncHTTPTransport) -> None:
         self._inner = inner
         # httpcore's pool, as httpx.AsyncHTTPTransport names it.
