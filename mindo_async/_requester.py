@@ -363,6 +363,14 @@ class Requester:
                         error.__cause__ = exc
                         if flight is not None and failure.kind is not FailureKind.MAYBE_SENT:
                             flight.maybe_sent = flight.ambiguous_before
+                        if failure.kind is not FailureKind.MAYBE_SENT and self._pool_closed():
+                            # aclose() ran while this request waited for a connection:
+                            # it never left, and nothing more will be sent.
+                            error = ClientClosedError(
+                                "the client was closed before this request was sent; "
+                                "nothing was sent"
+                            )
+                            error.__cause__ = exc
                         if debug:
                             self._log(
                                 endpoint, attempts, started, None, failure.description, log_to
@@ -414,6 +422,10 @@ class Requester:
             # Without the query: it may hold a phone number.
             error.url = str(url.copy_with(query=None))
         return error
+
+    def _pool_closed(self) -> bool:
+        """Whether the HTTP client was closed (read afresh: it changes while we wait)."""
+        return self._http.is_closed
 
     def _reports_first_byte(self) -> bool:
         """Whether the transport in use tells when it starts writing a request.

@@ -573,12 +573,21 @@ async def test_httpx_stray_bytes_while_idle_retire_the_connection(
 
 
 @pytest.mark.asyncio
-async def test_aclose_under_load_sends_nothing_more(serve: Callable[[Handler], Server]) -> None:
-    """AsyncMindo.aclose(): the send on the wire is UNKNOWN, queued ones ClientClosedError."""
+@pytest.mark.parametrize("max_retries", [0, 2])
+async def test_aclose_under_load_sends_nothing_more(
+    serve: Callable[[Handler], Server], max_retries: int
+) -> None:
+    """AsyncMindo.aclose(): the send on the wire is UNKNOWN, queued ones ClientClosedError
+    (with or without retries left)."""
     server = serve(hold_until_released)
     base_url = server.url.rsplit("/", 1)[0]
     mindo = AsyncMindo(
-        api_key=API_KEY, base_url=base_url, rate_limit=None, timeout=30.0, max_connections=1
+        api_key=API_KEY,
+        base_url=base_url,
+        rate_limit=None,
+        timeout=30.0,
+        max_connections=1,
+        max_retries=max_retries,
     )
     errors: list[BaseException] = []
 
