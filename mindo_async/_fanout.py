@@ -281,7 +281,7 @@ class _Run:
         try:
             message, attempts = await self.client.deliver(ready, flight)
         except AlreadyProcessedError as exc:
-            # Raised by the marker only (see _marker): the claim was taken over by another worker while this one waited.
+            # Raised by the marker only (see _marker): another worker took the claim over.
             return _skipped(request, index, exc)
         except Exception as exc:
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
