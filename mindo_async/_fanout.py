@@ -36,6 +36,7 @@ from ._errors import (
     InvalidRequestError,
     PhoneNumberNotFoundError,
     QuotaExceededError,
+    SharedStateUnavailableError,
     TemplateNotApprovedError,
     TemplateNotFoundError,
 )
@@ -265,7 +266,10 @@ class _Run:
                 )
             if self.journal is not None:
                 journal_key = self.key_function(request) if self.key_function else digest.hex()
-                entry = await self.claim(journal_key)
+                try:
+                    entry = await self.claim(journal_key)
+                except SharedStateUnavailableError as exc:
+                    return _skipped(request, index, exc, reason=f"not attempted: {exc}")
                 if entry is not None:
                     return _skipped(request, index, _already(entry))
 
@@ -283,6 +287,13 @@ class _Run:
         except AlreadyProcessedError as exc:
             # Raised by the marker only (see _marker): another worker took the claim over.
             return _skipped(request, index, exc)
+        except SharedStateUnavailableError as exc:
+            if flight.marked or flight.maybe_sent:
+                raise
+            # The shared limiter or journal was out of reach: nothing was sent.
+            if journal_key is not None:
+                await self.settle(journal_key, flight)
+            return _skipped(request, index, exc, reason=f"not attempted: {exc}")
         except Exception as exc:
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
             if isinstance(exc, DeliveryUnknownError):
@@ -361,14 +372,23 @@ class _Run:
         error: str | None = None,
         attempts: int = 0,
     ) -> None:
-        """Record ``outcome`` for a request that went in flight; release one that did not."""
+        """Record ``outcome`` for a request that went in flight; release one that did not.
+
+        A journal out of reach is logged, not raised: the entry stays claimed (taken
+        over once its owner is gone) or in flight (unknown), so nothing is sent twice.
+        """
         journal = self.journal
         assert journal is not None
-        if flight is None or not flight.marked:
-            await journal.release(key)
-            return
-        assert outcome is not None
-        await journal.record(key, outcome, message_id=message_id, error=error, attempts=attempts)
+        try:
+            if flight is None or not flight.marked:
+                await journal.release(key)
+                return
+            assert outcome is not None
+            await journal.record(
+                key, outcome, message_id=message_id, error=error, attempts=attempts
+            )
+        except SharedStateUnavailableError as exc:
+            logger.error("the journal could not record a %s outcome: %s", outcome, exc)
 
     async def worker(self, results: MemoryObjectSendStream[SendResult]) -> None:
         async with results:
