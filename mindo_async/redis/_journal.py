@@ -46,7 +46,7 @@ if state == 'claimed' or state == 'in_flight' then
   local owner = redis.call('HGET', key, 'owner')
   if owner == ARGV[1] then
     if state == 'claimed' then
-      return take()  -- our own claim, asked again after a lost answer
+      return take()  -- this very claim, asked again after a lost answer
     end
     return entry(state)
   end
@@ -194,7 +194,9 @@ class RedisJournal:
 
     async def claim(self, key: str, *, retry_unknown: bool = False) -> JournalEntry | None:
         """See ``AsyncJournal.claim``: atomic across every process that shares Redis."""
-        token = self._tokens.get(key) or f"{self._owner}:{next(self._counter)}"
+        # A token per claim: asked again after a lost answer (inside this call), the
+        # claim is still ours; another claim of this journal for the key is not.
+        token = f"{self._owner}:{next(self._counter)}"
         args = [token, self._lease_us, self._ttl_ms, "1" if retry_unknown else "0", LEFT_IN_FLIGHT]
         keys = [self._key(key)]
         result = await self._guard.call(lambda: self._claim(keys=keys, args=args))

@@ -77,7 +77,9 @@ async def test_claim_in_flight_record_and_release(redis_client: aioredis.Redis) 
     first = RedisJournal(redis_client, "t", ttl=3600)
     second = RedisJournal(redis_client, "t")
     assert await first.claim("a") is None
-    assert await first.claim("a") is None  # asked again (a lost answer): still ours
+    again = await first.claim("a")  # another claim of the same journal: not its own
+    assert again is not None
+    assert again.busy
     assert await second.mark_in_flight("a") is False
     await second.release("a")  # not its claim
     assert (await first.get("a")).state == CLAIMED  # type: ignore[union-attr]
