@@ -66,9 +66,11 @@ class RedisRateLimiter:
     * The limit is GCRA, as in the in-process ``Pacer``, in one atomic Lua script
       timed by the Redis server's clock (``TIME``), so the machines' clocks do not
       matter. Over any span of ``t`` seconds a number sends at most
-      ``burst + rate * t`` messages; ``burst`` defaults to one second's worth
-      (``rate``), like Meta's own bucket. Set ``rate`` a little under the limit
-      (95%, say) to leave room for network jitter.
+      ``burst + rate * t`` messages. ``burst`` defaults to a tenth of a second's
+      worth (``rate / 10``, at least 1), smaller than the in-process pacer's one
+      second: sends from many processes and machines reach the API with more
+      jitter, and a small burst leaves Meta's bucket the room to absorb it. Set
+      ``rate`` a little under the limit (95%, say) for the same reason.
     * A 429's ``Retry-After`` pauses the number in Redis: every process waits.
     * Single sends go before fan-out sends within a process (each process queues
       its fan-out so that only one reservation per number is pending); across
@@ -98,7 +100,7 @@ class RedisRateLimiter:
             raise ConfigurationError("burst must be at least 1")
         self.redis = redis
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate or 1.0)
+        self.burst = burst if burst is not None else max(1.0, (rate or 10.0) / 10)
         self.prefix = prefix
         interval = 0 if rate is None else round(1_000_000 / rate)
         self._args = (interval, round((self.burst - 1.0) * interval))

@@ -82,10 +82,9 @@ async def test_a_pause_holds_every_limiter_of_that_number(redis_client: aioredis
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
 async def test_the_redis_limiter_refuses_trio(anyio_backend: str) -> None:
     """On trio the Redis limiter raises a ConfigurationError that says asyncio only."""
-    if anyio_backend != "trio":
-        return
     limiter = RedisRateLimiter(aioredis.Redis(port=1), rate=1.0)
     with pytest.raises(ConfigurationError, match="asyncio only"):
         await limiter.acquire(NUMBER)
