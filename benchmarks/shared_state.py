@@ -164,11 +164,21 @@ def run_processes(mode: str, count: int) -> dict[str, object]:
         started = time.monotonic()
         children = [
             subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.shared_state", "--child", mode,
-                 server.base_url, server.api_key, redis_url, str(count), str(index)],
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.shared_state",
+                    "--child",
+                    mode,
+                    server.base_url,
+                    server.api_key,
+                    redis_url,
+                    str(count),
+                    str(index),
+                ],
                 env=_env(),
                 stdout=subprocess.PIPE,
-            )  # fmt: skip
+            )
             for index in range(WORKERS)
         ]
         outcomes: collections.Counter[str] = collections.Counter()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import RedisServer
+from redis_server import RedisServer
 
 from mindo_async.testing import Emulator, serve
 

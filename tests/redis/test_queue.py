@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from conftest import NUMBERS, RedisServer, two_number_emulator
+from redis_server import NUMBERS, RedisServer, two_number_emulator
 
 from mindo_async import SendRequest
 from mindo_async.queue import SendQueue

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from conftest import NUMBERS, RedisServer, two_number_emulator
+from redis_server import NUMBERS, RedisServer, two_number_emulator
 
 from mindo_async import (
     AlreadyProcessedError,

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 import redis.asyncio as aioredis
-from conftest import RedisServer, two_number_emulator
+from redis_server import RedisServer, two_number_emulator
 
 from mindo_async import ConfigurationError, Priority, RateLimiter
 from mindo_async.redis import RedisRateLimiter

@@ -32,7 +32,7 @@ from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault
 pytestmark = pytest.mark.anyio
 
 NUMBER_ID = "813497231850626"
-OLD_JOURNAL = Path(__file__).parent / "fixtures" / "journal_before_issue13.sqlite"
+OLD_JOURNAL = Path(__file__).parent.parent / "fixtures" / "journal_before_issue13.sqlite"
 
 
 def request(i: int) -> SendRequest:
