@@ -265,9 +265,54 @@ def run_kill(count: int) -> dict[str, object]:
     }
 
 
+async def _overhead(redis_url: str, tmp: Path, count: int) -> dict[str, float]:
+    """Microseconds per send of the shared-state steps alone (no HTTP), one at a time.
+
+    Per send the client asks the limiter ``paused_for`` and ``acquire``; the
+    fan-out's journal ``claim``, ``mark_in_flight`` and ``record``. The limit is
+    set far above what is reached, so nothing waits.
+    """
+    from mindo_async import LocalRateLimiter, Outcome, Priority, SQLiteJournal
+    from mindo_async.redis import RedisJournal, RedisRateLimiter
+
+    async def per_send(limiter: object, journal: object) -> float:
+        started = time.perf_counter()
+        for i in range(count):
+            number = NUMBERS[i % 2]
+            key = f"k{i}"
+            await limiter.paused_for(number)  # type: ignore[attr-defined]
+            await limiter.acquire(number, Priority.FANOUT)  # type: ignore[attr-defined]
+            await journal.claim(key)  # type: ignore[attr-defined]
+            await journal.mark_in_flight(key)  # type: ignore[attr-defined]
+            await journal.record(key, Outcome.SENT, message_id="wamid.x")  # type: ignore[attr-defined]
+        return (time.perf_counter() - started) / count * 1e6
+
+    local = await per_send(LocalRateLimiter(1e9), SQLiteJournal(tmp / "journal.sqlite"))
+    redis_limiter = RedisRateLimiter.from_url(redis_url, rate=1e9)
+    redis_journal = RedisJournal.from_url(redis_url, namespace="overhead")
+    shared = await per_send(redis_limiter, redis_journal)
+    await redis_limiter.aclose()
+    await redis_journal.aclose()
+    return {"in_process_us_per_send": round(local, 1), "redis_us_per_send": round(shared, 1)}
+
+
+def run_overhead(count: int) -> dict[str, object]:
+    """The cost per send of the Redis limiter and journal against the in-process ones."""
+    with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
+        costs = asyncio.run(_overhead(redis_url, Path(tmp), count))
+    return {
+        "scenario": "overhead per send: limiter (paused_for, acquire) + journal "
+        "(claim, mark_in_flight, record), sequential, loopback Redis",
+        "sends": count,
+        **costs,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["shared", "unshared", "kill"], action="append")
+    parser.add_argument(
+        "--only", choices=["shared", "unshared", "kill", "overhead"], action="append"
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument(
         "--limit",
@@ -286,8 +331,10 @@ def main() -> None:
         mode, base_url, api_key, redis_url, count, index = args.child
         asyncio.run(_worker(base_url, api_key, redis_url, mode, int(count), int(index)))
         return
-    for scenario in args.only or ["shared", "unshared", "kill"]:
-        if scenario == "kill":
+    for scenario in args.only or ["shared", "unshared", "kill", "overhead"]:
+        if scenario == "overhead":
+            result = run_overhead(args.messages)
+        elif scenario == "kill":
             result = run_kill(args.messages)
         else:
             result = run_processes(scenario, args.messages)
