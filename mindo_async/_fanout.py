@@ -287,14 +287,16 @@ class _Run:
         except AlreadyProcessedError as exc:
             # Raised by the marker only (see _marker): another worker took the claim over.
             return _skipped(request, index, exc)
-        except SharedStateUnavailableError as exc:
-            if flight.marked or flight.maybe_sent:
-                raise
-            # The shared limiter or journal was out of reach: nothing was sent.
-            if journal_key is not None:
-                await self.settle(journal_key, flight)
-            return _skipped(request, index, exc, reason=f"not attempted: {exc}")
         except Exception as exc:
+            if (
+                isinstance(exc, SharedStateUnavailableError)
+                and not flight.marked
+                and not flight.maybe_sent
+            ):
+                # The shared limiter or journal was out of reach before anything left.
+                if journal_key is not None:
+                    await self.settle(journal_key, flight)
+                return _skipped(request, index, exc, reason=f"not attempted: {exc}")
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
             if isinstance(exc, DeliveryUnknownError):
                 outcome = Outcome.UNKNOWN

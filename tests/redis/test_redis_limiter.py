@@ -122,3 +122,34 @@ def test_worker_processes_share_the_limit_and_get_no_429(redis_server: RedisServ
     assert emulator.ledger.counts["rate_limited"] == 0
     assert emulator.ledger.duplicates() == []
     assert len(emulator.ledger.messages) == 120
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_limiter_sends_nothing() -> None:
+    """Limiter's Redis out of reach (outage_timeout): send raises, send_many skips; none sent."""
+    import httpx
+
+    from mindo_async import AsyncMindo, Outcome, SendRequest, SharedStateUnavailableError
+    from mindo_async.testing import Emulator
+
+    emulator = Emulator()
+    limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0", outage_timeout=0.2)
+    request = SendRequest(
+        phone_number_id=NUMBER,
+        template_name="verification_code",
+        recipient_phone="+5491140000000",
+        variables={"name": "Juan", "code": "1"},
+    )
+    async with AsyncMindo(
+        api_key=emulator.api_key,
+        base_url="http://127.0.0.1",
+        rate_limit=limiter,
+        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator)),
+    ) as mindo:
+        with pytest.raises(SharedStateUnavailableError, match="nothing was sent"):
+            await mindo.send_request(request)
+        results = await mindo.send_many([request])
+    await limiter.aclose()
+    assert [r.outcome for r in results] == [Outcome.SKIPPED]
+    assert isinstance(results[0].error, SharedStateUnavailableError)
+    assert emulator.ledger.counts["total_requests"] == 0
