@@ -25,6 +25,7 @@ from ._errors import (
     RateLimitError,
     ServerDeliveryUnknownError,
     ServerError,
+    SharedStateUnavailableError,
     SkippedError,
     TemplateNotApprovedError,
     TemplateNotFoundError,
@@ -34,9 +35,10 @@ from ._errors import (
     ValidationError,
 )
 from ._fanout import Progress, ProgressCallback, ResultStream
-from ._journal import Journal, JournalEntry, SQLiteJournal, request_key
+from ._journal import AsyncJournal, Journal, JournalEntry, SQLiteJournal, request_key
 from ._models import MessageStatus, Outcome, SendRequest, SendResult, SentMessage
 from ._preflight import NumberCheck, PreflightProblem, PreflightReport, ProblemCode
+from ._ratelimit import LocalRateLimiter, Priority, RateLimiter
 from ._retry import RetryPolicy
 from .types.business import (
     AttentionTarget,
@@ -68,6 +70,7 @@ __all__ = [
     "APIError",
     "AccountPhoneNumber",
     "AlreadyProcessedError",
+    "AsyncJournal",
     "AsyncMindo",
     "AttentionTarget",
     "AuthenticationError",
@@ -93,6 +96,7 @@ __all__ = [
     "InvalidResponseError",
     "Journal",
     "JournalEntry",
+    "LocalRateLimiter",
     "MessageDetails",
     "MessageRecipient",
     "MessageStatus",
@@ -107,12 +111,14 @@ __all__ = [
     "PreflightError",
     "PreflightProblem",
     "PreflightReport",
+    "Priority",
     "ProblemCode",
     "Progress",
     "ProgressCallback",
     "Quota",
     "QuotaExceededError",
     "RateLimitError",
+    "RateLimiter",
     "ResultStream",
     "RetryPolicy",
     "SQLiteJournal",
@@ -122,6 +128,7 @@ __all__ = [
     "SentMessage",
     "ServerDeliveryUnknownError",
     "ServerError",
+    "SharedStateUnavailableError",
     "SkippedError",
     "Template",
     "TemplateNotApprovedError",

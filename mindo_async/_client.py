@@ -32,10 +32,11 @@ from ._fanout import (
     StreamManyContext,
     stream_many,
 )
-from ._journal import Journal
+from ._journal import AsyncJournal, Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
 from ._pacing import Pacer
 from ._preflight import PreflightReport, check_campaign_async
+from ._ratelimit import LocalRateLimiter, RateLimiter, as_rate_limiter
 from ._requester import Requester
 from ._retry import RetryPolicy
 from ._transport import TransportName, make_proxy_transport, make_transport
@@ -85,8 +86,9 @@ class AsyncMindo:
         max_retries: Retries after a failure that is safe to retry; 0 disables.
         retry_ambiguous: Also retry failures after which the message may already
             have been delivered. This can deliver a message twice.
-        rate_limit: Sends per second per ``phone_number_id`` (Meta's default is 80);
-            ``None`` turns the cap off.
+        rate_limit: Sends per second per ``phone_number_id`` (Meta's default is 80),
+            paced in this client; ``None`` turns the cap off; or a ``RateLimiter``,
+            such as ``mindo_async.redis.RedisRateLimiter`` shared by many processes.
         http_client: Your own ``httpx.AsyncClient``. With a plain-http ``base_url`` it
             must not reach it through a proxy (the key would travel in cleartext): a
             client trusting an environment that names one (``HTTP_PROXY``,
@@ -112,7 +114,7 @@ class AsyncMindo:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         retry_ambiguous: bool = False,
-        rate_limit: float | None = 80.0,
+        rate_limit: float | RateLimiter | None = 80.0,
         http_client: httpx.AsyncClient | None = None,
         *,
         transport: TransportName = "auto",
@@ -127,8 +129,7 @@ class AsyncMindo:
         )
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError("max_retries must be a whole number >= 0")
-        if rate_limit is not None and not rate_limit > 0:
-            raise ConfigurationError("rate_limit must be positive, or None to turn it off")
+        self._limiter = as_rate_limiter(rate_limit)
         if max_connections is not None and (
             not isinstance(max_connections, int) or max_connections < 1
         ):
@@ -156,7 +157,6 @@ class AsyncMindo:
                 timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout)
             )
         self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
-        self._pacer = Pacer(rate_limit)
         self._owns_http_client = http_client is None
         # No cap unless asked: the sends in flight (the caller's concurrency) decide.
         self._connections = anyio.CapacityLimiter(
@@ -196,7 +196,7 @@ class AsyncMindo:
             api_key=self._api_key,
             timeout=self._http_timeout,
             policy=self._policy,
-            pacer=self._pacer,
+            limiter=self._limiter,
             connections=self._connections,
             # The client built here has no auth, hooks or redirects: its transport
             # is called directly. A caller's own client goes through its send().
@@ -263,9 +263,18 @@ class AsyncMindo:
         return self._policy
 
     @property
+    def rate_limiter(self) -> RateLimiter:
+        """The per-phone-number rate limiter shared by every send of this client."""
+        return self._limiter
+
+    @property
     def pacer(self) -> Pacer:
-        """The per-phone-number pacing shared by every send of this client."""
-        return self._pacer
+        """The in-process pacing of this client (when ``rate_limit`` is a number or ``None``)."""
+        if not isinstance(self._limiter, LocalRateLimiter):
+            raise ConfigurationError(
+                "this client's rate_limit is a shared RateLimiter: use rate_limiter"
+            )
+        return self._limiter.pacer
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -351,7 +360,7 @@ class AsyncMindo:
         *,
         concurrency: int = 32,
         dedupe: bool = True,
-        journal: str | os.PathLike[str] | Journal | None = None,
+        journal: str | os.PathLike[str] | Journal | AsyncJournal | None = None,
         retry_unknown: bool = False,
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
@@ -393,7 +402,7 @@ class AsyncMindo:
         *,
         concurrency: int = 32,
         dedupe: bool = True,
-        journal: str | os.PathLike[str] | Journal | None = None,
+        journal: str | os.PathLike[str] | Journal | AsyncJournal | None = None,
         retry_unknown: bool = False,
         key: Callable[[SendRequest], str] | None = None,
         on_progress: ProgressCallback | None = None,
@@ -406,9 +415,11 @@ class AsyncMindo:
                 returning a fresh one.
             concurrency: How many sends are in flight at once.
             dedupe: Send identical requests of this run once; repeats are ``SKIPPED``.
-            journal: A SQLite file (or a ``Journal``) that records every request before
-                and after it is sent, so that running the campaign again skips what
-                was sent (or may have been) and sends the rest.
+            journal: A SQLite file, a ``Journal`` or an ``AsyncJournal`` (such as
+                ``mindo_async.redis.RedisJournal``, shared by many processes) that
+                records every request before and after it is sent, so that running
+                the campaign again skips what was sent (or may have been) and sends
+                the rest, and two workers given the same request send it once.
             retry_unknown: With a journal, send again what an earlier run left ``UNKNOWN``.
             key: The journal key of a request; default a stable hash of its fields.
             on_progress: Called with a ``Progress`` snapshot after every result.

@@ -143,6 +143,13 @@ class DeliveryUnknownError(_RequestContext, MindoError):
         return f"{self.message} (the message may have been delivered; {self.attempts} attempt(s))"
 
 
+class SharedStateUnavailableError(MindoError, ConnectionError):
+    """The shared rate limiter or journal (Redis, say) could not be reached in time.
+
+    Raised before anything is sent: without its slot and its claim, nothing goes out.
+    """
+
+
 class SkippedError(MindoError):
     """A fan-out request that was never attempted; nothing was sent."""
 

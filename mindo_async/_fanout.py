@@ -11,7 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,12 +37,14 @@ from ._errors import (
     InvalidRequestError,
     PhoneNumberNotFoundError,
     QuotaExceededError,
+    SharedStateUnavailableError,
     SkippedError,
     TemplateNotApprovedError,
     TemplateNotFoundError,
 )
-from ._journal import IN_FLIGHT, Journal, SQLiteJournal, request_digest
+from ._journal import AsyncJournal, Journal, JournalEntry, open_journal, request_digest
 from ._models import Outcome, SendRequest, SendResult
+from ._ratelimit import Priority
 from ._requester import Flight
 from ._validation import validate_request
 
@@ -43,6 +52,9 @@ if TYPE_CHECKING:
     from ._requester import Deliverer
 
 logger = logging.getLogger("mindo_async")
+
+#: Seconds a cancelled request has to record where it stood (shielded from the cancel).
+FINISH_GRACE = 10.0
 
 
 @attrs.define
@@ -130,7 +142,7 @@ class _Run:
         requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
         *,
         dedupe: bool,
-        journal: Journal | None,
+        journal: AsyncJournal | None,
         retry_unknown: bool,
         key: Callable[[SendRequest], str] | None,
         on_progress: ProgressCallback | None,
@@ -283,43 +295,37 @@ class _Run:
                         return SendResult(
                             request=request, outcome=Outcome.REJECTED, error=exc, index=index
                         )
-                entry = self.journal.lookup(journal_key)
-                if (
-                    entry is not None
-                    and entry.may_have_been_delivered
-                    and (entry.state == Outcome.SENT.value or not self.retry_unknown)
-                ):
-                    state = entry.state
-                    if state == IN_FLIGHT:
-                        # An earlier run stopped (crashed) with it on the wire.
-                        state = Outcome.UNKNOWN.value
-                        self.journal.finish(
-                            journal_key,
-                            Outcome.UNKNOWN,
-                            error="on the wire when an earlier run stopped",
-                            attempts=entry.attempts,
-                        )
-                    return _skipped(
-                        request,
-                        index,
-                        AlreadyProcessedError(
-                            f"the journal has this request as {state}"
-                            + (f" ({entry.message_id})" if entry.message_id else "")
-                        ),
-                    )
+                try:
+                    entry = await self.claim(journal_key)
+                except SharedStateUnavailableError as exc:
+                    return _skipped(request, index, exc, reason=f"not attempted: {exc}")
+                if entry is not None:
+                    return _skipped(request, index, _already(entry))
 
         breaker = self.breaker_for(ready)
         if breaker is not None:
+            if journal_key is not None:
+                await self.settle(journal_key, None)
             return _skipped(request, index, breaker, reason=_breaker_reason(breaker))
 
-        flight = Flight()
+        flight = Flight(Priority.FANOUT)
         if journal_key is not None:
-            assert self.journal is not None
-            # Durable before the request can leave; see Journal.begin.
-            self.journal.begin(journal_key)
+            flight.before_send = self._marker(journal_key)
         try:
             message, attempts = await self.client.deliver(ready, flight)
+        except AlreadyProcessedError as exc:
+            # Raised by the marker only (see _marker): another worker took the claim over.
+            return _skipped(request, index, exc)
         except Exception as exc:
+            if (
+                isinstance(exc, SharedStateUnavailableError)
+                and not flight.marked
+                and not flight.maybe_sent
+            ):
+                # The shared limiter or journal was out of reach before anything left.
+                if journal_key is not None:
+                    await self.settle(journal_key, flight)
+                return _skipped(request, index, exc, reason=f"not attempted: {exc}")
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
             if isinstance(exc, DeliveryUnknownError):
                 outcome = Outcome.UNKNOWN
@@ -330,15 +336,16 @@ class _Run:
                 outcome = Outcome.UNKNOWN
             self.trip(ready, exc)
             if journal_key is not None:
-                assert self.journal is not None
-                self.journal.finish(journal_key, outcome, error=_describe(exc), attempts=attempts)
+                await self.settle(
+                    journal_key, flight, outcome, error=_describe(exc), attempts=attempts
+                )
             return SendResult(
                 request=request, outcome=outcome, error=exc, attempts=attempts, index=index
             )
         except BaseException:
-            # Cancelled: record where it stood, so a rerun neither loses nor repeats it,
-            # and keep its result for ``ResultStream.unread``. Synchronous, so the
-            # cancellation cannot interrupt it.
+            # Cancelled: record where it stood, so a rerun neither loses nor repeats it
+            # (shielded, so the cancellation cannot interrupt it), and keep its result
+            # for ``ResultStream.unread``.
             if flight.maybe_sent:
                 outcome = Outcome.UNKNOWN
                 error: BaseException = DeliveryUnknownError(
@@ -348,10 +355,11 @@ class _Run:
                 outcome = Outcome.SKIPPED
                 error = SkippedError("cancelled before it was sent")
             if journal_key is not None:
-                assert self.journal is not None
-                self.journal.finish(
-                    journal_key, outcome, error=str(error), attempts=flight.attempts
-                )
+                with anyio.CancelScope(shield=True) as scope:
+                    scope.deadline = anyio.current_time() + FINISH_GRACE
+                    await self.settle(
+                        journal_key, flight, outcome, error=str(error), attempts=flight.attempts
+                    )
             cancelled = SendResult(
                 request=request,
                 outcome=outcome,
@@ -364,13 +372,68 @@ class _Run:
             self.count(cancelled)
             raise
         if journal_key is not None:
-            assert self.journal is not None
-            self.journal.finish(
-                journal_key, Outcome.SENT, message_id=message.message_id, attempts=attempts
+            await self.settle(
+                journal_key, flight, Outcome.SENT, message_id=message.message_id, attempts=attempts
             )
         return SendResult(
             request=request, outcome=Outcome.SENT, message=message, attempts=attempts, index=index
         )
+
+    async def claim(self, key: str) -> JournalEntry | None:
+        """Own ``key`` (``None``), or the final entry that rules it out.
+
+        While another live worker holds it (claimed, or in flight), wait for its
+        outcome: it is being sent now, or its owner stopped and its lease runs out.
+        """
+        assert self.journal is not None
+        delay = 0.02
+        while True:
+            entry = await self.journal.claim(key, retry_unknown=self.retry_unknown)
+            if entry is None or not entry.busy:
+                return entry
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def _marker(self, key: str) -> Callable[[], Awaitable[None]]:
+        journal = self.journal
+        assert journal is not None
+
+        async def mark() -> None:
+            # Durable before the request can leave; see AsyncJournal.mark_in_flight.
+            if not await journal.mark_in_flight(key):
+                raise AlreadyProcessedError(
+                    "another worker took this request over while it waited; not sent"
+                )
+
+        return mark
+
+    async def settle(
+        self,
+        key: str,
+        flight: Any,
+        outcome: Outcome | None = None,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record ``outcome`` for a request that went in flight; release one that did not.
+
+        A journal out of reach is logged, not raised: the entry stays claimed (taken
+        over once its owner is gone) or in flight (unknown), so nothing is sent twice.
+        """
+        journal = self.journal
+        assert journal is not None
+        try:
+            if flight is None or not flight.marked:
+                await journal.release(key)
+                return
+            assert outcome is not None
+            await journal.record(
+                key, outcome, message_id=message_id, error=error, attempts=attempts
+            )
+        except SharedStateUnavailableError as exc:
+            logger.error("the journal could not record a %s outcome: %s", outcome, exc)
 
     async def worker(self, results: MemoryObjectSendStream[SendResult]) -> None:
         async with results:
@@ -458,10 +521,11 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _open_journal(journal: str | os.PathLike[str] | Journal | None) -> tuple[Journal | None, bool]:
-    if journal is None or isinstance(journal, Journal):
-        return journal, False
-    return SQLiteJournal(journal), True
+def _already(entry: JournalEntry) -> AlreadyProcessedError:
+    return AlreadyProcessedError(
+        f"the journal has this request as {entry.state}"
+        + (f" ({entry.message_id})" if entry.message_id else "")
+    )
 
 
 #: Seconds ``stream_many`` waits, when its block is left early, for the sends on
@@ -504,7 +568,7 @@ def stream_many(
     *,
     concurrency: int,
     dedupe: bool,
-    journal: str | os.PathLike[str] | Journal | None,
+    journal: str | os.PathLike[str] | Journal | AsyncJournal | None,
     retry_unknown: bool,
     key: Callable[[SendRequest], str] | None,
     on_progress: ProgressCallback | None,
@@ -537,13 +601,13 @@ async def _stream_many(
     *,
     concurrency: int,
     dedupe: bool,
-    journal: str | os.PathLike[str] | Journal | None,
+    journal: str | os.PathLike[str] | Journal | AsyncJournal | None,
     retry_unknown: bool,
     key: Callable[[SendRequest], str] | None,
     on_progress: ProgressCallback | None,
     drain_timeout: float,
 ) -> AsyncIterator[ResultStream]:
-    store, owned = _open_journal(journal)
+    store, owned = open_journal(journal)
     try:
         run = _Run(
             client,
@@ -603,7 +667,7 @@ async def _stream_many(
             raise caller_error
     finally:
         if owned and store is not None:
-            store.close()
+            await store.aclose()
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
@@ -32,7 +32,6 @@ from ._errors import (
     _RequestContext,
 )
 from ._models import SendRequest, SentMessage
-from ._pacing import Pacer
 from ._protocol import (
     FailureKind,
     build_headers,
@@ -43,6 +42,7 @@ from ._protocol import (
     mask_phone,
     redact,
 )
+from ._ratelimit import Priority, RateLimiter
 from ._retry import RetryPolicy, settle
 from ._transport import AutoTransport, client_routing_is_patched
 
@@ -59,12 +59,23 @@ QueryValue = str | int | float | None
 class Flight:
     """Where one delivery stands, for a caller that may be cancelled mid-way."""
 
-    __slots__ = ("ambiguous_before", "attempts", "maybe_sent")
+    __slots__ = ("ambiguous_before", "attempts", "before_send", "marked", "maybe_sent", "priority")
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        priority: Priority = Priority.SINGLE,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.attempts = 0
         self.maybe_sent = False
         self.ambiguous_before = False
+        #: Who asks for the sending slot (single sends go before fan-out ones).
+        self.priority = priority
+        #: Awaited once, just before the first byte can leave (the journal's
+        #: "in flight"); it raises to stop the send.
+        self.before_send = before_send
+        #: Whether ``before_send`` returned.
+        self.marked = False
 
 
 class _FirstByte:
@@ -121,7 +132,7 @@ class Requester:
         api_key: str,
         timeout: httpx.Timeout,
         policy: RetryPolicy,
-        pacer: Pacer,
+        limiter: RateLimiter,
         connections: anyio.CapacityLimiter,
         transport: httpx.AsyncBaseTransport | None,
         ensure_open: Callable[[], None],
@@ -131,7 +142,7 @@ class Requester:
         self._base = httpx.URL(base_url)
         self._api_key = api_key
         self._policy = policy
-        self._pacer = pacer
+        self._limiter = limiter
         self._connections = connections
         self._transport = transport
         #: Raises ``ClientClosedError`` once the client is closed.
@@ -312,7 +323,7 @@ class Requester:
                         "nothing was sent"
                     )
                 if pace_key is not None:
-                    paused = self._pacer.paused_for(pace_key)
+                    paused = await self._limiter.paused_for(pace_key)
                     if paused > self._policy.max_retry_after:
                         # The API asked for a longer pause than we wait: fail fast, send nothing.
                         refused = RateLimitError(
@@ -324,7 +335,9 @@ class Requester:
                             retry_after=paused,
                         )
                         raise self._annotated(refused, endpoint, url)
-                    await self._pacer.acquire(pace_key)
+                    await self._limiter.acquire(
+                        pace_key, Priority.SINGLE if flight is None else flight.priority
+                    )
                 attempts += 1
                 error: MindoError
                 # A cancelled caller sends nothing (as anyio's acquire would ensure), but
@@ -336,6 +349,11 @@ class Requester:
                 except anyio.WouldBlock:
                     await self._connections.acquire()
                 try:
+                    if flight is not None and not flight.marked and flight.before_send is not None:
+                        # The journal's "in flight": the pacing slot and the connection
+                        # slot are ours, and the request leaves next.
+                        await flight.before_send()
+                        flight.marked = True
                     started = time.perf_counter()
                     watched: Flight | None = None
                     if flight is not None:
@@ -402,7 +420,7 @@ class Requester:
                 ):
                     # Refused before processing: every sender of this number waits (or,
                     # past max_retry_after, fails fast without sending; see above).
-                    self._pacer.pause(pace_key, error.retry_after)
+                    await self._limiter.pause(pace_key, error.retry_after)
                 delay = self._policy.delay_before_retry(error, attempts, idempotent=idempotent)
                 if delay is None:
                     raise error

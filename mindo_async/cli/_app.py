@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from . import account, campaign, demo, emulator, send
+from . import account, campaign, demo, emulator, send, worker
 
 app = typer.Typer(
     name="mindo",
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # In this order in `mindo --help`.
-for _group in (send.app, campaign.app, account.app, emulator.app, demo.app):
+for _group in (send.app, campaign.app, account.app, emulator.app, demo.app, worker.app):
     app.add_typer(_group)
 
 

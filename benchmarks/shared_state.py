@@ -1,0 +1,346 @@
+"""Issue 13's done-when measurements: many worker processes, one limit, one journal.
+
+    python -m benchmarks.shared_state                 # everything, about two minutes
+    python -m benchmarks.shared_state --only shared   # shared | unshared | kill
+    python -m benchmarks.shared_state --messages 400  # a quicker, smaller run
+
+Starts its own redis-server (Debian's ``redis-server``) on a free loopback port and
+the emulator over loopback sockets with its per-number rate limit (Meta's 80/s)
+on, then:
+
+* ``shared``: 4 worker processes send ONE campaign (every process is handed all of
+  it) over 2 sender numbers through ``RedisRateLimiter`` at 95% of the limit and
+  one ``RedisJournal``. Reports the busiest 1-second window per number (counted
+  where the emulator receives them), the 429s and the duplicates.
+* ``unshared``: the same with each process pacing itself at 95% (the in-process
+  limiter): 4 x 76/s against 80/s, the 429s show.
+* ``kill``: 4 Taskiq workers (``mindo_async.queue``) on the campaign; one is
+  killed with ``kill -9`` mid-campaign and started again. Reports duplicates and
+  what was reported UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from mindo_async import SendRequest
+from mindo_async.testing import Emulator, EmulatorData, serve
+from mindo_async.testing._faults import META_RATE_LIMIT
+
+NUMBERS = ("813497231850626", "813497231850627")
+WORKERS = 4
+#: The emulator's per-number limit (``--limit``; Meta's 80/s by default), and the
+#: limiters' rate: 95% of it.
+LIMIT = float(os.environ.get("MINDO_BENCH_LIMIT", META_RATE_LIMIT))
+RATE = LIMIT * 0.95
+#: The shared limiter's burst (``--burst``; default: its own default).
+BURST = float(os.environ["MINDO_BENCH_BURST"]) if os.environ.get("MINDO_BENCH_BURST") else None
+
+
+def campaign(count: int) -> list[SendRequest]:
+    """``count`` requests alternating over the two NUMBERS."""
+    return [
+        SendRequest(
+            phone_number_id=NUMBERS[i % 2],
+            template_name="verification_code",
+            recipient_phone=f"+54911{40000000 + i}",
+            variables={"name": f"User {i}", "code": f"C{i:05d}"},
+        )
+        for i in range(count)
+    ]
+
+
+# -- one worker process of the shared / unshared scenarios -------------------------
+
+
+async def _worker(
+    base_url: str, api_key: str, redis_url: str, mode: str, count: int, index: int
+) -> None:
+    from mindo_async import AsyncMindo, RateLimiter
+    from mindo_async.redis import RedisJournal, RedisRateLimiter
+
+    limiter: float | RateLimiter = (
+        RedisRateLimiter.from_url(redis_url, rate=RATE, burst=BURST) if mode == "shared" else RATE
+    )
+    journal = RedisJournal.from_url(redis_url, namespace="bench")
+    async with AsyncMindo(
+        api_key=api_key, base_url=base_url, rate_limit=limiter, transport="httpx"
+    ) as mindo:
+        # Every process is handed the whole campaign, each starting at its own
+        # quarter: they meet (and the journal keeps each request to one send) at the ends.
+        requests = campaign(count)
+        start = index * count // WORKERS
+        requests = requests[start:] + requests[:start]
+        results = await mindo.send_many(requests, concurrency=32, journal=journal)
+    print(json.dumps(collections.Counter(r.outcome.value for r in results)))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server on a free loopback port; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server not found: apt-get install redis-server")
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        try:
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def emulator() -> Emulator:
+    """The two-number emulator with Meta's per-number limit on."""
+    emu = Emulator(EmulatorData(phone_number_ids=frozenset(NUMBERS)))
+    emu.set_faults(phone_rate_limit=LIMIT, retry_after=1)
+    return emu
+
+
+def busiest_second(emu: Emulator) -> dict[str, int]:
+    """Per number, the most messages accepted in any 1-second window."""
+    times: dict[str, list[float]] = collections.defaultdict(list)
+    for entry in emu.ledger.messages:
+        times[entry.phone_number_id].append(entry.received_at.timestamp())
+    busiest = {}
+    for number, stamps in times.items():
+        stamps.sort()
+        busiest[number] = max(
+            bisect.bisect_right(stamps, start + 1.0) - i for i, start in enumerate(stamps)
+        )
+    return busiest
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+
+
+# -- scenarios ---------------------------------------------------------------------------
+
+
+def run_processes(mode: str, count: int) -> dict[str, object]:
+    """4 processes, each handed the whole campaign, one Redis journal."""
+    emu = emulator()
+    with redis_server() as redis_url, serve(emu) as server:
+        started = time.monotonic()
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.shared_state",
+                    "--child",
+                    mode,
+                    server.base_url,
+                    server.api_key,
+                    redis_url,
+                    str(count),
+                    str(index),
+                ],
+                env=_env(),
+                stdout=subprocess.PIPE,
+            )
+            for index in range(WORKERS)
+        ]
+        outcomes: collections.Counter[str] = collections.Counter()
+        for child in children:
+            output = child.communicate(timeout=600)[0].decode().strip().splitlines()
+            outcomes.update(json.loads(output[-1]) if output else {"crashed": 1})
+        elapsed = time.monotonic() - started
+    counts = emu.ledger.counts
+    return {
+        "scenario": mode,
+        "messages": count,
+        "workers": WORKERS,
+        "limiter": f"{'RedisRateLimiter' if mode == 'shared' else 'in-process'} at {RATE:g}/s",
+        "accepted": len(emu.ledger.messages),
+        "duplicates": len(emu.ledger.duplicates()),
+        "429s": counts["rate_limited"],
+        "busiest_1s_window": busiest_second(emu),
+        "emulator_limit_per_number": LIMIT,
+        # The shared limiter's burst (its default: a tenth of a second's worth).
+        "limit_plus_burst": LIMIT + (BURST if BURST is not None else max(1.0, RATE / 10)),
+        "outcomes": dict(outcomes),
+        "elapsed_s": round(elapsed, 1),
+        "throughput_per_s": round(len(emu.ledger.messages) / elapsed, 1),
+    }
+
+
+def run_kill(count: int) -> dict[str, object]:
+    """4 Taskiq workers; one killed with kill -9 mid-campaign, then started again."""
+    from mindo_async.queue import SendQueue
+
+    emu = emulator()
+    with redis_server() as redis_url, serve(emu) as server:
+        env = {
+            **_env(),
+            "MINDO_REDIS_URL": redis_url,
+            "MINDO_BASE_URL": server.base_url,
+            "MINDO_API_KEY": server.api_key,
+            "MINDO_RATE_LIMIT": str(RATE),
+            "MINDO_QUEUE_IDLE_TIMEOUT": "5",
+            "MINDO_QUEUE_LEASE": "2.5",
+            "MINDO_TRANSPORT": "httpx",
+        }
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "taskiq", "worker", "mindo_async.queue.worker:broker",
+                 "--workers", "1", "--max-async-tasks", "64", "--log-level", "WARNING"],
+                env=env,
+                start_new_session=True,
+            )  # fmt: skip
+
+        workers = [start() for _ in range(WORKERS)]
+
+        async def drive() -> tuple[list[object], int]:
+            queue = SendQueue(redis_url, rate=RATE)
+            async with queue:
+                jobs = await queue.enqueue_campaign(campaign(count))
+                while len(emu.ledger.messages) < count // 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                os.killpg(workers[0].pid, signal.SIGKILL)
+                workers[0].wait()
+                killed_at = len(emu.ledger.messages)
+                workers[0] = start()
+                return list(await queue.wait(jobs)), killed_at
+
+        started = time.monotonic()
+        try:
+            results, killed_at = asyncio.run(drive())
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait()
+        elapsed = time.monotonic() - started
+    outcomes = collections.Counter(r.outcome for r in results)  # type: ignore[attr-defined]
+    return {
+        "scenario": "kill -9 one of 4 Taskiq workers mid-campaign, restart it",
+        "messages": count,
+        "killed_after_accepted": killed_at,
+        "accepted": len(emu.ledger.messages),
+        "duplicates": len(emu.ledger.duplicates()),
+        "429s": emu.ledger.counts["rate_limited"],
+        "job_outcomes": dict(outcomes),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+async def _overhead(redis_url: str, tmp: Path, count: int) -> dict[str, float]:
+    """Microseconds per send of the shared-state steps alone (no HTTP), one at a time.
+
+    Per send the client asks the limiter ``paused_for`` and ``acquire``; the
+    fan-out's journal ``claim``, ``mark_in_flight`` and ``record``. The limit is
+    set far above what is reached, so nothing waits.
+    """
+    from mindo_async import LocalRateLimiter, Outcome, Priority, SQLiteJournal
+    from mindo_async.redis import RedisJournal, RedisRateLimiter
+
+    async def per_send(limiter: object, journal: object) -> float:
+        started = time.perf_counter()
+        for i in range(count):
+            number = NUMBERS[i % 2]
+            key = f"k{i}"
+            await limiter.paused_for(number)  # type: ignore[attr-defined]
+            await limiter.acquire(number, Priority.FANOUT)  # type: ignore[attr-defined]
+            await journal.claim(key)  # type: ignore[attr-defined]
+            await journal.mark_in_flight(key)  # type: ignore[attr-defined]
+            await journal.record(key, Outcome.SENT, message_id="wamid.x")  # type: ignore[attr-defined]
+        return (time.perf_counter() - started) / count * 1e6
+
+    local = await per_send(LocalRateLimiter(1e9), SQLiteJournal(tmp / "journal.sqlite"))
+    redis_limiter = RedisRateLimiter.from_url(redis_url, rate=1e9)
+    redis_journal = RedisJournal.from_url(redis_url, namespace="overhead")
+    shared = await per_send(redis_limiter, redis_journal)
+    await redis_limiter.aclose()
+    await redis_journal.aclose()
+    return {"in_process_us_per_send": round(local, 1), "redis_us_per_send": round(shared, 1)}
+
+
+def run_overhead(count: int) -> dict[str, object]:
+    """The cost per send of the Redis limiter and journal against the in-process ones."""
+    with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
+        costs = asyncio.run(_overhead(redis_url, Path(tmp), count))
+    return {
+        "scenario": "overhead per send: limiter (paused_for, acquire) + journal "
+        "(claim, mark_in_flight, record), sequential, loopback Redis",
+        "sends": count,
+        **costs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", choices=["shared", "unshared", "kill", "overhead"], action="append"
+    )
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument(
+        "--limit",
+        type=float,
+        help="the emulator's per-number limit (default Meta's 80/s); lower it on a "
+        "machine that cannot reach 4 x 80/s, so that the unshared run still shows its 429s",
+    )
+    parser.add_argument("--child", nargs=6, metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.limit is not None:
+        # Read again by this module in the worker processes, which inherit it.
+        os.environ["MINDO_BENCH_LIMIT"] = str(args.limit)
+        global LIMIT, RATE
+        LIMIT, RATE = args.limit, args.limit * 0.95
+    if args.child:
+        mode, base_url, api_key, redis_url, count, index = args.child
+        asyncio.run(_worker(base_url, api_key, redis_url, mode, int(count), int(index)))
+        return
+    for scenario in args.only or ["shared", "unshared", "kill", "overhead"]:
+        if scenario == "overhead":
+            result = run_overhead(args.messages)
+        elif scenario == "kill":
+            result = run_kill(args.messages)
+        else:
+            result = run_processes(scenario, args.messages)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
