@@ -9,6 +9,8 @@ from ._errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    BulkSendTimeoutError,
+    BulkSendUnknownError,
     ClientClosedError,
     ConfigurationError,
     DeliveryUnknownError,
@@ -37,9 +39,25 @@ from ._errors import (
 from ._fanout import Progress, ProgressCallback, ResultStream
 from ._journal import AsyncJournal, Journal, JournalEntry, SQLiteJournal, request_key
 from ._models import MessageStatus, Outcome, SendRequest, SendResult, SentMessage
+from ._pagination import AsyncPaginator, Page
 from ._preflight import NumberCheck, PreflightProblem, PreflightReport, ProblemCode
 from ._ratelimit import LocalRateLimiter, Priority, RateLimiter
 from ._retry import RetryPolicy
+from .resources.bulk_sends import BulkChunkResult, CreateManyResult
+from .types.bulk_sends import (
+    BulkMessage,
+    BulkRecipient,
+    BulkSend,
+    BulkSendCounts,
+    BulkSendCreated,
+    BulkSendPhoneNumber,
+    BulkSendRequest,
+    BulkSendStatus,
+    BulkSendTemplate,
+    CreatedBy,
+    QuotaInfo,
+    WhatsAppPhoneNumber,
+)
 from .types.business import (
     AttentionTarget,
     Branch,
@@ -72,11 +90,24 @@ __all__ = [
     "AlreadyProcessedError",
     "AsyncJournal",
     "AsyncMindo",
+    "AsyncPaginator",
     "AttentionTarget",
     "AuthenticationError",
     "BadRequestError",
     "Branch",
     "BranchType",
+    "BulkChunkResult",
+    "BulkMessage",
+    "BulkRecipient",
+    "BulkSend",
+    "BulkSendCounts",
+    "BulkSendCreated",
+    "BulkSendPhoneNumber",
+    "BulkSendRequest",
+    "BulkSendStatus",
+    "BulkSendTemplate",
+    "BulkSendTimeoutError",
+    "BulkSendUnknownError",
     "BusinessAccount",
     "BusinessAccounts",
     "BusinessInfo",
@@ -86,6 +117,8 @@ __all__ = [
     "ConfigurationError",
     "Contact",
     "ContactLookup",
+    "CreateManyResult",
+    "CreatedBy",
     "DeliveryStatus",
     "DeliveryUnknownError",
     "DuplicateRequestError",
@@ -106,6 +139,7 @@ __all__ = [
     "NotFoundError",
     "NumberCheck",
     "Outcome",
+    "Page",
     "PermissionDeniedError",
     "PhoneNumberNotFoundError",
     "PreflightError",
@@ -117,6 +151,7 @@ __all__ = [
     "ProgressCallback",
     "Quota",
     "QuotaExceededError",
+    "QuotaInfo",
     "RateLimitError",
     "RateLimiter",
     "ResultStream",
@@ -140,6 +175,7 @@ __all__ = [
     "ValidationError",
     "VariableType",
     "Weekday",
+    "WhatsAppPhoneNumber",
     "request_key",
 ]
 

@@ -8,6 +8,8 @@ The hierarchy, and what each branch tells the caller about delivery::
     ├── InvalidRequestError (ValueError)      refused before any I/O: NOT delivered
     ├── APIConnectionError                    provably never reached the server: NOT delivered
     ├── DeliveryUnknownError                  may have been delivered: do not resend blindly
+    │   └── BulkSendUnknownError              send-bulk: the bulk send may exist (find_candidates)
+    ├── BulkSendTimeoutError (TimeoutError)   bulk_sends.wait gave up; the bulk send goes on
     ├── SkippedError                          fan-out only: never attempted: NOT delivered
     │   ├── DuplicateRequestError
     │   └── AlreadyProcessedError
@@ -47,10 +49,12 @@ non-secret fields only: the API key never appears in one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoint
+    from .types.bulk_sends import BulkSend
 
 
 class MindoError(Exception):
@@ -446,3 +450,85 @@ class PreflightError(MindoError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class BulkSendUnknownError(DeliveryUnknownError):
+    """``send-bulk`` failed ambiguously: the bulk send may exist, and it was not retried.
+
+    Raised for a read timeout, a connection dropped after the request was sent,
+    a 500, 502 or 504, or a 2xx whose body is not the documented one. Creating
+    it again could message every recipient twice, so the library never does.
+    ``await exc.find_candidates(mindo)`` lists the bulk sends that match this
+    attempt (template, language, number, recipient count, created within a few
+    minutes of ``attempted_at``), so you can tell whether it exists.
+
+    The original error is ``__cause__`` (a ``ServerDeliveryUnknownError`` keeps
+    its ``status_code`` there). ``request`` is the ``BulkSendRequest`` sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Any = None,
+        attempts: int = 1,
+        attempted_at: datetime | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, request=request, attempts=attempts)
+        #: When the POST was started (the client's clock, UTC).
+        self.attempted_at = attempted_at
+        #: The HTTP status of an ambiguous answer (500, 502, 504, 2xx), if there was one.
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        return (
+            f"{self.message} (the bulk send may have been created; {self.attempts} attempt(s); "
+            "see find_candidates)"
+        )
+
+    async def find_candidates(
+        self, mindo: _HasBulkSends, *, within: timedelta = timedelta(minutes=10)
+    ) -> list[BulkSend]:
+        """The bulk sends that match this attempt, closest in time first (I/O: lists them).
+
+        ``mindo`` is the ``AsyncMindo`` that raised it (or any with the same
+        account): the same as ``await mindo.bulk_sends.find_candidates(exc)``.
+        A match has the attempt's template name and language, its sending number
+        (mapped from Meta's ``phone_number_id`` to Mindo's internal id through
+        ``business-accounts``), its recipient count, and was created within
+        ``within`` of ``attempted_at``. An empty list means none was found; a
+        bulk send created by someone else with the same shape at the same time
+        would match too.
+        """
+        return await mindo.bulk_sends.find_candidates(self, within=within)
+
+
+class _CandidateFinder(Protocol):
+    async def find_candidates(
+        self, error: BulkSendUnknownError, *, within: timedelta = ...
+    ) -> list[BulkSend]: ...
+
+
+class _HasBulkSends(Protocol):
+    """An ``AsyncMindo``, as far as ``find_candidates`` needs one."""
+
+    @property
+    def bulk_sends(self) -> _CandidateFinder: ...
+
+
+class BulkSendTimeoutError(MindoError, TimeoutError):
+    """``bulk_sends.wait`` gave up before the bulk send reached a terminal status.
+
+    The bulk send goes on at the server. ``last`` is the last ``BulkSend`` read
+    (``None`` if no poll succeeded).
+    """
+
+    def __init__(
+        self, message: str, *, bulk_send_id: str, last: BulkSend | None, timeout: float
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.bulk_send_id = bulk_send_id
+        self.last = last
+        self.timeout = timeout

@@ -9,7 +9,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -66,6 +67,8 @@ class JournalEntry:
     message_id: str | None = None
     error: str | None = None
     attempts: int = 0
+    #: The batch the key was put on the wire with (a server-side bulk send's chunk), if any.
+    batch: str | None = None
 
     @property
     def may_have_been_delivered(self) -> bool:
@@ -180,6 +183,29 @@ class Journal(abc.ABC):
     ) -> None:
         """Record the outcome of ``key``."""
 
+    def begin_batch(self, keys: Sequence[str], batch: str) -> None:
+        """Record that every key of ``keys`` is about to leave in one request, ``batch``.
+
+        Used by ``bulk_sends.create_many``: one bulk send carries many recipients.
+        The default calls ``begin`` for each key (the batch name is not kept);
+        a store that can should record all keys at once, with the batch.
+        """
+        for key in keys:
+            self.begin(key)
+
+    def finish_batch(
+        self,
+        keys: Sequence[str],
+        outcome: Outcome,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record the outcome of a batch for each of its keys (``message_id``: the bulk send)."""
+        for key in keys:
+            self.finish(key, outcome, message_id=message_id, error=error, attempts=attempts)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the store; the default does nothing."""
 
@@ -283,12 +309,16 @@ class SQLiteJournal(Journal):
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS requests ("
             " key TEXT PRIMARY KEY, state TEXT NOT NULL, message_id TEXT, error TEXT,"
-            " attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL, owner TEXT)"
+            " attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL, owner TEXT,"
+            " batch TEXT)"
         )
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
         if "owner" not in columns:
             # A file from before claims: its rows have no owner, so their runs are over.
             self._db.execute("ALTER TABLE requests ADD COLUMN owner TEXT")
+        if "batch" not in columns:
+            # A file from before batches (server-side bulk sends' chunks).
+            self._db.execute("ALTER TABLE requests ADD COLUMN batch TEXT")
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         _LIVE_OWNERS.add(self._owner)
 
@@ -296,11 +326,11 @@ class SQLiteJournal(Journal):
 
     def lookup(self, key: str) -> JournalEntry | None:
         row = self._db.execute(
-            "SELECT state, message_id, error, attempts FROM requests WHERE key = ?", (key,)
+            "SELECT state, message_id, error, attempts, batch FROM requests WHERE key = ?", (key,)
         ).fetchone()
         if row is None:
             return None
-        return JournalEntry(key, row[0], row[1], row[2], row[3])
+        return JournalEntry(key, row[0], row[1], row[2], row[3], row[4])
 
     def begin(self, key: str) -> None:
         self._db.execute(
@@ -329,6 +359,53 @@ class SQLiteJournal(Journal):
             " owner = excluded.owner",
             (key, outcome.value, message_id, error, attempts, time.time(), self._owner),
         )
+
+    def begin_batch(self, keys: Sequence[str], batch: str) -> None:
+        # One transaction: after a crash, either every key of the batch is in
+        # flight or none is (and then the request did not leave either).
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO requests (key, state, updated_at, owner, batch) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET state = excluded.state, message_id = NULL,"
+                " error = NULL, updated_at = excluded.updated_at, owner = excluded.owner,"
+                " batch = excluded.batch",
+                [(key, IN_FLIGHT, now, self._owner, batch) for key in keys],
+            )
+
+    def finish_batch(
+        self,
+        keys: Sequence[str],
+        outcome: Outcome,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO requests (key, state, message_id, error, attempts, updated_at, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET state = excluded.state,"
+                " message_id = excluded.message_id, error = excluded.error,"
+                " attempts = excluded.attempts, updated_at = excluded.updated_at,"
+                " owner = excluded.owner",
+                [
+                    (key, outcome.value, message_id, error, attempts, now, self._owner)
+                    for key in keys
+                ],
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def counts(self) -> dict[str, int]:
         """How many keys are in each state."""

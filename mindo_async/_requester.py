@@ -263,13 +263,19 @@ class Requester:
         return result
 
     async def post_json(self, endpoint: Endpoint, *, body: bytes, request: object) -> Any:
-        """POST ``body`` to ``endpoint`` with its retry rules; the decoded JSON of the 2xx."""
+        """POST ``body`` to ``endpoint`` with its retry rules; the decoded JSON of the 2xx.
+
+        An ambiguous failure is never retried here, whatever ``retry_ambiguous``
+        says: that option is for single sends, and a repeated ``send-bulk``
+        would message every recipient twice.
+        """
         result, _ = await self._call(
             endpoint,
             self.url_for(endpoint),
             self._json_interpreter(endpoint, request),
             body=body,
             request=request,
+            retry_ambiguous=False,
         )
         return result
 
@@ -306,7 +312,9 @@ class Requester:
         pace_key: str | None = None,
         flight: Flight | None = None,
         log_to: str | None = None,
+        retry_ambiguous: bool | None = None,
     ) -> tuple[_T, int]:
+        # ``retry_ambiguous=False`` overrides the policy: an ambiguous failure is final.
         debug = logger.isEnabledFor(logging.DEBUG)
         idempotent = endpoint.idempotent
         attempts = 0
@@ -421,6 +429,8 @@ class Requester:
                     # Refused before processing: every sender of this number waits (or,
                     # past max_retry_after, fails fast without sending; see above).
                     await self._limiter.pause(pace_key, error.retry_after)
+                if retry_ambiguous is False and isinstance(error, DeliveryUnknownError):
+                    raise error
                 delay = self._policy.delay_before_retry(error, attempts, idempotent=idempotent)
                 if delay is None:
                     raise error

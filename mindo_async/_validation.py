@@ -7,13 +7,16 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import phonenumbers
 
 from ._errors import InvalidRequestError
 from ._models import SendRequest
+
+if TYPE_CHECKING:
+    from .types.bulk_sends import BulkSendRequest
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _DIGITS = re.compile(r"[0-9]+")
@@ -265,3 +268,91 @@ def validate_request(request: SendRequest) -> SendRequest:
             request, variables={key: _as_text(value) for key, value in variables.items()}
         )
     return request
+
+
+_TOP_LEVEL = ("phone_number_id", "template_name", "language")
+
+
+def _text_items(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    if not mapping:
+        return ()
+    return tuple(sorted((key, _as_text(value)) for key, value in mapping.items()))
+
+
+def validate_bulk_send(request: BulkSendRequest) -> tuple[BulkSendRequest, int]:
+    """``request`` ready to send, and how many identical repeats were dropped from it.
+
+    Every recipient passes the checks of ``send`` (E.164 phone, variables,
+    button variables); numbers in variables become text. A phone repeated with
+    the same variables is kept once (the API would drop it anyway); repeated
+    with different variables, it is refused, naming both indexes: the API keeps
+    one and does not say which. Raises ``InvalidRequestError`` naming every
+    problem (``recipients[3].phone``, ...); nothing is sent.
+    """
+    from .types.bulk_sends import BulkRecipient
+
+    problems: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(message)
+
+    recipients: object = request.recipients
+    if not isinstance(recipients, tuple):
+        add("recipients", f"must be a list of BulkRecipient, not {type(recipients).__name__}")
+        recipients = ()
+    elif not recipients:
+        add("recipients", "must hold at least one recipient")
+    top = SendRequest(
+        phone_number_id=request.phone_number_id,
+        template_name=request.template_name,
+        language=request.language,
+        recipient_phone="+5491112345678",
+    )
+    for name, messages in request_problems(top).items():
+        if name in _TOP_LEVEL:
+            problems[name] = messages
+
+    kept: list[BulkRecipient] = []
+    first_index: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    dropped = 0
+    for index, recipient in enumerate(recipients):
+        where = f"recipients[{index}]"
+        if not isinstance(recipient, BulkRecipient):
+            add(where, f"must be a BulkRecipient, not {type(recipient).__name__}")
+            continue
+        single = SendRequest(
+            phone_number_id="1",
+            template_name="t",
+            recipient_phone=recipient.phone,
+            variables=recipient.variables,
+            button_variables=recipient.button_variables,
+        )
+        found = request_problems(single)
+        if found:
+            for name, messages in found.items():
+                field = "phone" if name == "recipient_phone" else name
+                for message in messages:
+                    add(f"{where}.{field}", message)
+            continue
+        identity = (_text_items(recipient.variables), _text_items(recipient.button_variables))
+        earlier = first_index.get(recipient.phone)
+        if earlier is not None:
+            if earlier[1] != identity:
+                add(
+                    f"{where}.phone",
+                    f"repeats recipients[{earlier[0]}] with different variables "
+                    "(the API keeps only one of them, and does not say which)",
+                )
+            else:
+                dropped += 1
+            continue
+        first_index[recipient.phone] = (index, identity)
+        variables = recipient.variables
+        if variables and not all(isinstance(value, str) for value in variables.values()):
+            recipient = attrs.evolve(
+                recipient, variables={key: _as_text(value) for key, value in variables.items()}
+            )
+        kept.append(recipient)
+    if problems:
+        raise InvalidRequestError(problems)
+    return attrs.evolve(request, recipients=tuple(kept)), dropped

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from . import account, campaign, demo, emulator, send, worker
+from . import account, bulk_sends, campaign, demo, emulator, send, worker
 
 app = typer.Typer(
     name="mindo",
@@ -25,6 +25,7 @@ app = typer.Typer(
 # In this order in `mindo --help`.
 for _group in (send.app, campaign.app, account.app, emulator.app, demo.app, worker.app):
     app.add_typer(_group)
+app.add_typer(bulk_sends.app, name="bulk-sends")
 
 
 def _version_callback(value: bool) -> None:

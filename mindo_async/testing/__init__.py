@@ -9,6 +9,7 @@ plugin. See ``docs/emulator.md``.
 from __future__ import annotations
 
 from . import handlers
+from ._bulk_sends import TIER_PACE, BulkSendSettings
 from ._clock import Clock, SystemClock, VirtualClock
 from ._data import (
     DEFAULT_API_KEY,
@@ -32,6 +33,7 @@ from ._state import MessageLifecycle
 from .handlers import Handler, Reply, Request
 
 __all__ = [
+    "BulkSendSettings",
     "Button",
     "CONTROL_PREFIX",
     "Clock",
@@ -56,6 +58,7 @@ __all__ = [
     "SEND_PATH",
     "SystemClock",
     "TIERS",
+    "TIER_PACE",
     "Template",
     "Variable",
     "VirtualClock",

@@ -27,6 +27,7 @@ import anyio
 import attrs
 
 from .._endpoints import ENDPOINTS, MESSAGE_STATUS, SEND, Endpoint
+from ._bulk_sends import BulkSendSettings, bulk_sends
 from ._clock import Clock, SystemClock, VirtualClock, iso
 from ._data import EmulatorData
 from ._faults import Fault, FaultConfig, FaultInjector, Plan
@@ -152,6 +153,20 @@ class Emulator:
         number in E.164; ``ValueError`` if ``phone`` is not a phone number.
         """
         return self.state.record_reply(phone, at if at is not None else self.clock.now())
+
+    @property
+    def bulk_send_settings(self) -> BulkSendSettings:
+        """How bulk sends are worked through (``speed``, ``start_delay``, page sizes).
+
+        Assign a new ``BulkSendSettings`` to change them; ``reset()`` restores the defaults.
+        """
+        return bulk_sends(self.state).settings
+
+    @bulk_send_settings.setter
+    def bulk_send_settings(self, settings: BulkSendSettings) -> None:
+        if not isinstance(settings, BulkSendSettings):
+            raise TypeError(f"expected BulkSendSettings, got {settings!r}")
+        bulk_sends(self.state).settings = settings
 
     def advance(self, seconds: float) -> datetime:
         """Move a ``VirtualClock`` forward by ``seconds``; ``TypeError`` on a real clock."""
@@ -299,11 +314,12 @@ class Emulator:
     ) -> None:
         """Count ``reply`` (or the fault hiding it), wait, and write it."""
         if plan.fault is not None:
-            self.ledger.record(plan.fault.outcome)
+            # What was processed is in the ledger even when the answer is lost.
+            self.ledger.record(plan.fault.outcome, entries=reply.entries)
             await _sleep(plan.delay)
             await _apply_fault(plan.fault, receive, send)
             return
-        self.ledger.record(reply.outcome)
+        self.ledger.record(reply.outcome, entries=reply.entries)
         await _sleep(plan.delay)
         await _respond(send, reply.status, reply.body, reply.headers, head=head)
 

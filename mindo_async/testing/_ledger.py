@@ -23,6 +23,7 @@ import attrs
 OUTCOMES = (
     "sent",
     "ok",
+    "bulk_created",
     "bad_request",
     "quota_exceeded",
     "unauthorized",
@@ -58,6 +59,8 @@ class LedgerEntry:
     sent_at: str
     #: How the request ended: ``"sent"`` (answered 200) or the fault that hid the answer.
     outcome: str = "sent"
+    #: The bulk send the message belongs to; ``None`` for a single send.
+    bulk_send_id: str | None = None
 
     @functools.cached_property
     def _canonical_body(self) -> str:
@@ -89,14 +92,22 @@ class Ledger:
         """How many messages are kept (the newest), or None for all."""
         return self._messages.maxlen
 
-    def record(self, outcome: str, entry: LedgerEntry | None = None) -> None:
-        """Count one request with ``outcome``; store ``entry`` if it was processed."""
+    def record(
+        self,
+        outcome: str,
+        entry: LedgerEntry | None = None,
+        *,
+        entries: tuple[LedgerEntry, ...] = (),
+    ) -> None:
+        """Count one request with ``outcome``; store ``entry`` (or ``entries``) it processed."""
         with self._lock:
             self._counts[outcome] += 1
             self._counts["total_requests"] += 1
             if entry is not None:
                 self._messages.append(entry)
                 self._accepted += 1
+            self._messages.extend(entries)
+            self._accepted += len(entries)
 
     @property
     def accepted(self) -> int:
@@ -129,6 +140,14 @@ class Ledger:
     def by_template(self, template_name: str) -> tuple[LedgerEntry, ...]:
         """Accepted messages that used the template ``template_name``."""
         return tuple(m for m in self.messages if m.template_name == template_name)
+
+    def bulk_send_ids(self) -> tuple[str, ...]:
+        """The bulk sends whose messages are in the ledger, in order of creation."""
+        return tuple(dict.fromkeys(m.bulk_send_id for m in self.messages if m.bulk_send_id))
+
+    def by_bulk_send(self, bulk_send_id: str) -> tuple[LedgerEntry, ...]:
+        """The messages of bulk send ``bulk_send_id``."""
+        return tuple(m for m in self.messages if m.bulk_send_id == bulk_send_id)
 
     def duplicates(self) -> list[tuple[LedgerEntry, ...]]:
         """Groups of accepted messages whose request bodies are identical, in first-seen order.

@@ -18,7 +18,7 @@ import random
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -215,6 +215,17 @@ class EmulatorState:
             if key not in recipients and limit is not None and len(recipients) >= limit:
                 return Quota(limit, len(recipients))
             return None
+
+    def unseen_recipients(
+        self, number: PhoneNumber, keys: Iterable[str], now: datetime
+    ) -> list[str]:
+        """The recipient keys of ``keys`` not sent to from ``number`` in the window.
+
+        What a bulk send would add to the quota (a recipient already counted costs nothing).
+        """
+        with self._lock:
+            recipients = self._window(number.phone_number_id, now)
+            return [key for key in keys if key not in recipients]
 
     def charge(self, number: PhoneNumber, key: str, now: datetime) -> Quota | None:
         """Count a send to recipient ``key``: None if allowed (and counted), else the quota.

@@ -20,7 +20,6 @@ from mindo_async import AsyncMindo
 from mindo_async._endpoints import ENDPOINTS, Endpoint
 from mindo_async.cli._app import app
 from mindo_async.testing.handlers import DEFAULT_HANDLERS
-from mindo_async.testing.handlers import bulk_sends as placeholder
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -63,16 +62,8 @@ WHERE: dict[str, tuple[tuple[str, str], str, tuple[str, ...]]] = {
     ),
 }
 
-_ISSUE_11 = ("bulk_sends.create", "bulk_sends.get", "bulk_sends.messages", "bulk_sends.list")
-
 #: (endpoint name, piece) -> the issue that brings it. Remove a line when it lands.
-PENDING: dict[tuple[str, str], str] = {
-    **{
-        (name, piece): "#11"
-        for name in _ISSUE_11
-        for piece in ("resource", "model", "handler", "cli")
-    },
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _cli_has(path: tuple[str, ...]) -> bool:
@@ -104,8 +95,7 @@ def present(endpoint: Endpoint, piece: str) -> bool:
     if piece == "handler":
         if endpoint.name == "send":
             return True  # served by the emulator's shell around handlers.send.check_send
-        handler = DEFAULT_HANDLERS.get(endpoint.name)
-        return handler is not None and handler is not placeholder.not_emulated
+        return DEFAULT_HANDLERS.get(endpoint.name) is not None
     if piece == "fixture":
         path = REFERENCE / f"{endpoint.name}.json"
         return path.is_file() and bool(json.loads(path.read_text("utf-8")).get("responses"))

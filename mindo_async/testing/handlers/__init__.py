@@ -38,10 +38,9 @@ DEFAULT_HANDLERS: Mapping[str, Handler] = MappingProxyType(
         BUSINESS_INFO.name: business.info,
         BUSINESS_HOURS.name: business.hours,
         HOLIDAYS.name: business.holidays,
-        # Bulk sends: not emulated yet (501); the bulk-send emulation replaces these.
-        SEND_BULK.name: bulk_sends.not_emulated,
-        BULK_SEND.name: bulk_sends.not_emulated,
-        BULK_SEND_MESSAGES.name: bulk_sends.not_emulated,
-        BULK_SENDS.name: bulk_sends.not_emulated,
+        SEND_BULK.name: bulk_sends.create,
+        BULK_SEND.name: bulk_sends.get,
+        BULK_SEND_MESSAGES.name: bulk_sends.messages,
+        BULK_SENDS.name: bulk_sends.list_bulk_sends,
     }
 )

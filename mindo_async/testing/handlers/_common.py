@@ -17,6 +17,7 @@ import attrs
 
 from ..._endpoints import Endpoint
 from .._data import EmulatorData
+from .._ledger import LedgerEntry
 
 if TYPE_CHECKING:
     from .._state import EmulatorState
@@ -37,6 +38,8 @@ class Reply:
     body: Any
     outcome: str
     headers: tuple[tuple[str, str], ...] = ()
+    #: Messages the request processed, for the ledger (a bulk send's messages).
+    entries: tuple[LedgerEntry, ...] = ()
 
 
 @attrs.frozen
