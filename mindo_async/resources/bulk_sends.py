@@ -22,7 +22,7 @@ import anyio
 import attrs
 
 from .._conversion import converter
-from .._endpoints import BULK_SEND, BULK_SEND_MESSAGES, BULK_SENDS, BUSINESS_ACCOUNTS, SEND_BULK
+from .._endpoints import BULK_SEND, BULK_SEND_MESSAGES, BULK_SENDS, SEND_BULK
 from .._errors import (
     AlreadyProcessedError,
     APIConnectionError,
@@ -33,12 +33,14 @@ from .._errors import (
     DuplicateRequestError,
     InvalidRequestError,
     InvalidResponseError,
+    PreflightError,
     RateLimitError,
     ServerError,
 )
 from .._journal import IN_FLIGHT, Journal, SQLiteJournal, request_digest
 from .._models import MessageStatus, Outcome, SendRequest, SendResult
 from .._pagination import AsyncPaginator
+from .._preflight import check_campaign_async
 from .._validation import request_problems, validate_bulk_send, validate_request
 from ..types.bulk_sends import (
     BulkMessage,
@@ -49,6 +51,7 @@ from ..types.bulk_sends import (
     BulkSendStatus,
 )
 from ._base import AsyncAPIResource
+from .business_accounts import AsyncBusinessAccounts
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -203,7 +206,8 @@ class AsyncBulkSends(AsyncAPIResource):
         prove nothing was sent (connection refused, 429, 503) are retried.
 
         ``preflight=True`` first checks the campaign against the account
-        (template, variables, number, quota) and raises before sending.
+        (template, variables, number, quota: as ``AsyncMindo.preflight``) and
+        raises ``PreflightError``, sending nothing, when anything is wrong.
         """
         request = BulkSendRequest(
             phone_number_id=phone_number_id,
@@ -213,11 +217,27 @@ class AsyncBulkSends(AsyncAPIResource):
         )
         ready, dropped = validate_bulk_send(request)
         if preflight:
-            await self._preflight(ready)
+            await self._preflight(
+                [
+                    SendRequest(
+                        phone_number_id=ready.phone_number_id,
+                        template_name=ready.template_name,
+                        language=ready.language,
+                        recipient_phone=recipient.phone,
+                        variables=recipient.variables,
+                        button_variables=recipient.button_variables,
+                    )
+                    for recipient in ready.recipients
+                ]
+            )
         return await self._create(ready, dropped)
 
-    async def _preflight(self, request: BulkSendRequest) -> None:
-        raise NotImplementedError("pre-flight lands with the account-types branch")
+    async def _preflight(self, requests: Sequence[SendRequest]) -> None:
+        """The account's pre-flight over ``requests``: ``PreflightError`` on any problem."""
+        accounts = await AsyncBusinessAccounts(self._requester).get()
+        report = await check_campaign_async(accounts, requests)
+        if not report.ok:
+            raise PreflightError(report)
 
     async def _create(self, request: BulkSendRequest, dropped: int) -> BulkSendCreated:
         attempted_at = datetime.now(timezone.utc)
@@ -257,8 +277,12 @@ class AsyncBulkSends(AsyncAPIResource):
         if not isinstance(request, BulkSendRequest):
             raise TypeError("this error does not carry the BulkSendRequest it was raised for")
         attempted_at = error.attempted_at or datetime.now(timezone.utc)
-        accounts = await self._get(BUSINESS_ACCOUNTS)
-        number_ids = _internal_number_ids(accounts, request.phone_number_id)
+        accounts = await AsyncBusinessAccounts(self._requester).get()
+        number_ids = {
+            number.id
+            for number in accounts.phone_numbers
+            if number.phone_number_id == request.phone_number_id and number.id is not None
+        }
         since = (attempted_at - within).date() - timedelta(days=1)
         total = len(request.recipients)
         matches: list[BulkSend] = []
@@ -511,8 +535,9 @@ class AsyncBulkSends(AsyncAPIResource):
         try:
             plan = _plan(items, ready, store, key)
             if preflight and plan.groups:
-                for group in plan.groups.values():
-                    await self._preflight(group.request([r for _, r, _ in group.members]))
+                await self._preflight(
+                    [request for group in plan.groups.values() for _, request, _ in group.members]
+                )
             chunks: list[BulkChunkResult] = []
             for group in plan.groups.values():
                 for start in range(0, len(group.members), chunk_size):
@@ -719,30 +744,3 @@ def _unknown(
         if value is not None:
             setattr(error, name, value)
     return error
-
-
-def _internal_number_ids(body: Any, phone_number_id: str) -> set[int]:
-    """Mindo's internal ids of Meta's ``phone_number_id`` in a business-accounts answer.
-
-    The reference shows two shapes (a flat ``phoneNumbers`` and nested
-    ``businessAccounts[].phoneNumbers``); both are read.
-    """
-    numbers: list[Any] = []
-    if isinstance(body, Mapping):
-        flat = body.get("phoneNumbers")
-        if isinstance(flat, list):
-            numbers.extend(flat)
-        accounts = body.get("businessAccounts")
-        if isinstance(accounts, list):
-            for account in accounts:
-                if isinstance(account, Mapping) and isinstance(account.get("phoneNumbers"), list):
-                    numbers.extend(account["phoneNumbers"])
-    ids: set[int] = set()
-    for number in numbers:
-        if (
-            isinstance(number, Mapping)
-            and str(number.get("phoneNumberId")) == phone_number_id
-            and isinstance(number.get("id"), int)
-        ):
-            ids.add(number["id"])
-    return ids

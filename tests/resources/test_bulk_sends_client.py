@@ -22,6 +22,8 @@ from mindo_async import (
     InvalidRequestError,
     MessageStatus,
     NotFoundError,
+    PreflightError,
+    SendRequest,
 )
 from mindo_async.resources import bulk_sends as bulk_sends_module
 from mindo_async.testing import Emulator
@@ -281,3 +283,44 @@ async def test_list_refuses_bad_filters_before_any_request(
     with pytest.raises(InvalidRequestError):
         mindo.bulk_sends.list(**kwargs)
     assert emulator.ledger.counts["total_requests"] == 0
+
+
+@pytest.mark.anyio
+async def test_preflight_refuses_before_creating(mindo: AsyncMindo, emulator: Emulator) -> None:
+    """preflight=True checks the account first: a missing variable creates nothing."""
+    bad = [BulkRecipient(phone="+5491155551234", variables={"code": "1"})]
+    with pytest.raises(PreflightError) as caught:
+        await mindo.bulk_sends.create(
+            phone_number_id=NUMBER,
+            template_name="verification_code",
+            recipients=bad,
+            preflight=True,
+        )
+    assert "name" in str(caught.value)
+    assert emulator.ledger.bulk_send_ids() == ()
+    created = await create(mindo, 2, preflight=True)
+    assert created.unique_recipients == 2
+
+
+@pytest.mark.anyio
+async def test_create_many_preflight_checks_every_group(
+    mindo: AsyncMindo, emulator: Emulator
+) -> None:
+    """create_many(preflight=True) refuses the whole run when one group has a problem."""
+    good = [
+        SendRequest(
+            phone_number_id=NUMBER,
+            template_name="verification_code",
+            recipient_phone=f"+54911{42000000 + i}",
+            variables={"name": "A", "code": "1"},
+        )
+        for i in range(3)
+    ]
+    unknown = SendRequest(
+        phone_number_id=NUMBER, template_name="no_such_template", recipient_phone="+5491155551234"
+    )
+    with pytest.raises(PreflightError):
+        await mindo.bulk_sends.create_many([*good, unknown], preflight=True)
+    assert emulator.ledger.bulk_send_ids() == ()
+    result = await mindo.bulk_sends.create_many(good, preflight=True, chunk_size=2)
+    assert len(result.bulk_send_ids) == 2
