@@ -39,6 +39,7 @@ from ..campaign import (
     journal_key,
     plural,
 )
+from ..campaign._preflight import PreflightSettings, run_preflight
 from ..resources.bulk_sends import DEFAULT_CHUNK_SIZE, CreateManyResult
 from ..types.bulk_sends import BulkMessage, BulkSend, BulkSendStatus
 from ._common import (
@@ -415,6 +416,17 @@ def create(
         str | None,
         typer.Option("--format", help="csv or jsonl (default: from the extension)."),
     ] = None,
+    preflight: Annotated[
+        str,
+        typer.Option(
+            "--preflight",
+            help="auto: check the file against the account when it can be read; required: "
+            "refuse to create without that check (as `mindo bulk`).",
+        ),
+    ] = "auto",
+    no_preflight: Annotated[
+        bool, typer.Option("--no-preflight", help="Create without checking against the account.")
+    ] = False,
     as_json: JsonOption = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
@@ -438,6 +450,8 @@ def create(
         raise typer.BadParameter("give --journal or --no-journal, not both", param_hint="--journal")
     if file_format is not None and file_format not in ("csv", "jsonl"):
         raise typer.BadParameter("use csv or jsonl", param_hint="--format")
+    if preflight not in ("auto", "required"):
+        raise typer.BadParameter("use auto or required", param_hint="--preflight")
     declared = (
         frozenset(n.strip() for n in variables.split(",") if n.strip()) if variables else None
     )
@@ -467,10 +481,35 @@ def create(
         err.print("Dry run: nothing was created.", markup=False)
         raise typer.Exit(EXIT_OK)
     journal_path = None if no_journal else (journal or default_journal(file))
+    # The pre-flight of `mindo bulk`, on the same file check: the same report and rules.
+    store = SQLiteJournal(journal_path) if journal_path is not None else None
+    try:
+        step = run_preflight(
+            PreflightSettings(
+                mode="off" if no_preflight else "required" if preflight == "required" else "auto",
+                skip_invalid=skip_invalid,
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+            ),
+            check,
+            defaults=defaults,
+            declared=declared,
+            journal=store,
+            configured=configuration_problem(api_key, base_url) is None,
+            say=lambda text: err.print(text, markup=False),
+            warn=lambda text: err.print(text, markup=False),
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if step.exit_code is not None:
+        raise typer.Exit(step.exit_code)
+    gate = step.gate
     requests = [
         row.request
         for row in checked_rows(check, defaults=defaults, declared=declared)
-        if row.ok and row.request is not None
+        if row.ok and row.request is not None and (gate is None or gate(row) is None)
     ]
     writer = MessageWriter(out) if out is not None else None
 

@@ -183,3 +183,16 @@ def test_ctrl_c_stops_watching_not_the_bulk_send(tmp_path: Path) -> None:
         (bulk_id,) = running.ledger.bulk_send_ids()
     assert child.returncode == 130, stderr
     assert f"mindo bulk-sends show {bulk_id} --watch" in stderr
+
+
+def test_preflight_refuses_an_unknown_template(server: EmulatorServer, tmp_path: Path) -> None:
+    """The pre-flight of `mindo bulk` runs first: an unknown template creates nothing, exit 2."""
+    file = campaign(tmp_path / "c.csv", 2)
+    args = ["bulk-sends", "create", "--phone-number-id", NUMBER_ID, "--template", "nope"]
+    result = invoke(server, [*args, str(file)])
+    assert result.exit_code == 2, result.output
+    assert "pre-flight" in result.stderr.lower()
+    assert server.ledger.bulk_send_ids() == ()
+    skipped = invoke(server, [*args, str(file), "--no-preflight", "--no-watch"])
+    assert skipped.exit_code == 1  # the API refuses the chunk: not created
+    assert server.ledger.bulk_send_ids() == ()
