@@ -36,6 +36,8 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The sync client's generated code must match the async code it comes from.
+    session.run("python", "scripts/unasync.py", "--check")
 
 
 @nox.session

@@ -16,6 +16,7 @@ from ._errors import (
     DeliveryUnknownError,
     DuplicateRequestError,
     EndpointNotAvailableError,
+    EventLoopMismatchError,
     InvalidRequestError,
     InvalidResponseError,
     MindoError,
@@ -38,11 +39,12 @@ from ._errors import (
 )
 from ._fanout import Progress, ProgressCallback, ResultStream
 from ._journal import AsyncJournal, Journal, JournalEntry, SQLiteJournal, request_key
-from ._models import MessageStatus, Outcome, SendRequest, SendResult, SentMessage
+from ._models import MessageStatus, Outcome, SendRequest, SendResult, SentMessage, SkipReason
 from ._pagination import AsyncPaginator, Page
 from ._preflight import NumberCheck, PreflightProblem, PreflightReport, ProblemCode
 from ._ratelimit import LocalRateLimiter, Priority, RateLimiter
 from ._retry import RetryPolicy
+from ._sync._client import Mindo
 from .resources.bulk_sends import BulkChunkResult, CreateManyResult
 from .types.bulk_sends import (
     BulkMessage,
@@ -123,6 +125,7 @@ __all__ = [
     "DeliveryUnknownError",
     "DuplicateRequestError",
     "EndpointNotAvailableError",
+    "EventLoopMismatchError",
     "Holiday",
     "HolidayBranch",
     "InvalidRequestError",
@@ -135,6 +138,7 @@ __all__ = [
     "MessageStatus",
     "MessageTemplate",
     "MessagingTier",
+    "Mindo",
     "MindoError",
     "NotFoundError",
     "NumberCheck",
@@ -164,6 +168,7 @@ __all__ = [
     "ServerDeliveryUnknownError",
     "ServerError",
     "SharedStateUnavailableError",
+    "SkipReason",
     "SkippedError",
     "Template",
     "TemplateNotApprovedError",

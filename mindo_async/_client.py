@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import math
@@ -12,19 +13,12 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import attrs
 import httpx
 
 from ._answer import KEEPALIVE_EXPIRY
-from ._config import (
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    check_api_key,
-    check_base_url,
-    check_http_client_proxy,
-    proxy_for,
-)
-from ._errors import ClientClosedError, ConfigurationError, PreflightError
+from ._config import DEFAULT_TIMEOUT, check_http_client_proxy, proxy_for
+from ._errors import ClientClosedError, ConfigurationError, EventLoopMismatchError, PreflightError
 from ._fanout import (
     DEFAULT_DRAIN_TIMEOUT,
     ProgressCallback,
@@ -34,6 +28,7 @@ from ._fanout import (
 )
 from ._journal import AsyncJournal, Journal
 from ._models import SendRequest, SendResult, SentMessage, VariableValue
+from ._options import check_max_retries, make_timeout, resolve_options
 from ._pacing import Pacer
 from ._preflight import PreflightReport, check_campaign_async
 from ._ratelimit import LocalRateLimiter, RateLimiter, as_rate_limiter
@@ -105,6 +100,14 @@ class AsyncMindo:
             runs) reuse the business-accounts answer this client last fetched,
             instead of asking again; 0 always asks. ``business_accounts.get()``
             itself always asks unless given ``max_age``.
+        default_region: Read recipients written in national forms of this region
+            (``"AR"``: ``011 15-2345-6789`` is ``+5491123456789``); defaults to
+            ``$MINDO_DEFAULT_REGION``; ``None``: E.164 only.
+        allow_insecure_http: Allow plain ``http://`` to a non-loopback host (the API
+            key travels unencrypted); defaults to ``$MINDO_ALLOW_INSECURE_HTTP``.
+        event_hooks: httpx event hooks (``{"request": [...], "response": [...]}``) of
+            the client built here, called for every attempt: a hook point for
+            metrics that keeps the default transport.
     """
 
     def __init__(
@@ -120,20 +123,22 @@ class AsyncMindo:
         transport: TransportName = "auto",
         max_connections: int | None = None,
         account_cache_ttl: float = DEFAULT_ACCOUNT_CACHE_TTL,
+        default_region: str | None = None,
+        allow_insecure_http: bool | None = None,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
-        self._api_key = check_api_key(
-            api_key if api_key is not None else os.environ.get("MINDO_API_KEY")
+        options = resolve_options(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_ambiguous=retry_ambiguous,
+            rate_limit=rate_limit,
+            max_connections=max_connections,
+            default_region=default_region,
+            allow_insecure_http=allow_insecure_http,
         )
-        self._base_url = check_base_url(
-            base_url or os.environ.get("MINDO_BASE_URL") or DEFAULT_BASE_URL
-        )
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError("max_retries must be a whole number >= 0")
         self._limiter = as_rate_limiter(rate_limit)
-        if max_connections is not None and (
-            not isinstance(max_connections, int) or max_connections < 1
-        ):
-            raise ConfigurationError("max_connections must be at least 1, or None")
         if (
             isinstance(account_cache_ttl, bool)
             or not isinstance(account_cache_ttl, (int, float))
@@ -145,63 +150,69 @@ class AsyncMindo:
             raise ConfigurationError(
                 f"transport must be 'auto', 'aiohttp' or 'httpx', not {transport!r}"
             )
-        if isinstance(timeout, httpx.Timeout):
-            self._http_timeout = timeout
-        else:
-            if not timeout > 0:
-                raise ConfigurationError("timeout must be a positive number of seconds")
-            # Per phase, not one deadline over the attempt: a deadline cannot tell
-            # "still connecting" (never sent, safe to retry) from "waiting for the
-            # answer" (may have been delivered); the phase timeouts can.
-            self._http_timeout = httpx.Timeout(
-                timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout)
-            )
-        self._policy = RetryPolicy(max_retries=max_retries, retry_ambiguous=retry_ambiguous)
+        self._options = options
         self._owns_http_client = http_client is None
         # No cap unless asked: the sends in flight (the caller's concurrency) decide.
         self._connections = anyio.CapacityLimiter(
-            math.inf if max_connections is None else max_connections
+            math.inf if options.max_connections is None else options.max_connections
         )
-        transport_used: httpx.AsyncBaseTransport | None = None
+        self._transport_used: httpx.AsyncBaseTransport | None = None
         if http_client is None:
             limits = httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
+                max_connections=options.max_connections,
+                max_keepalive_connections=options.max_connections,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
             )
             # Decided once, here, with public APIs: the environment's proxy for an
             # https base URL (a CONNECT tunnel: the proxy never sees the key), or
             # the pool chosen by ``transport``.
-            proxy = proxy_for(self._base_url)
+            proxy = proxy_for(options.base_url)
             if proxy is not None:
-                transport_used = make_proxy_transport(proxy, limits, self._resize_pool)
+                self._transport_used = make_proxy_transport(proxy, limits, self._resize_pool)
             else:
-                transport_used = make_transport(transport, limits, self._resize_pool)
+                self._transport_used = make_transport(transport, limits, self._resize_pool)
             http_client = httpx.AsyncClient(
-                transport=transport_used,
-                timeout=self._http_timeout,
+                transport=self._transport_used,
+                timeout=options.timeout,
                 follow_redirects=False,
                 trust_env=False,
+                event_hooks=event_hooks,
             )
+            if event_hooks:
+                # Hooks run in AsyncClient.send: every request goes through it (on
+                # the same transport), not straight to the transport.
+                self._transport_used = None
         elif transport != "auto":
             raise ConfigurationError("give either http_client or transport, not both")
+        elif event_hooks:
+            raise ConfigurationError(
+                "give event_hooks to your own http_client (httpx.AsyncClient(event_hooks=...))"
+            )
         else:
             # A plain-http base URL is never reached through a proxy (issue 15).
-            check_http_client_proxy(self._base_url, http_client.trust_env)
+            check_http_client_proxy(options.base_url, http_client.trust_env)
         self._http = http_client
         self._state = _State.OPEN
+        self._parent: AsyncMindo | None = None
+        # The event loop the client was first used in (shared with its copies).
+        self._loop: list[asyncio.AbstractEventLoop] = []
+        self._build_resources()
+
+    def _build_resources(self) -> None:
+        options = self._options
         self._requester = Requester(
-            http_client,
-            base_url=self._base_url,
-            api_key=self._api_key,
-            timeout=self._http_timeout,
-            policy=self._policy,
+            self._http,
+            base_url=options.base_url,
+            api_key=options.api_key,
+            timeout=options.timeout,
+            policy=options.policy,
             limiter=self._limiter,
             connections=self._connections,
             # The client built here has no auth, hooks or redirects: its transport
             # is called directly. A caller's own client goes through its send().
-            transport=transport_used,
-            ensure_open=self._ensure_open,
+            transport=self._transport_used,
+            ensure_open=self._ensure_usable,
+            default_region=options.default_region,
         )
         self.messages = AsyncMessages(self._requester)
         """Template messages: ``send``, ``send_request``."""
@@ -213,6 +224,43 @@ class AsyncMindo:
         """Contact lookup."""
         self.business = AsyncBusiness(self._requester)
         """The company's profile, hours and holidays."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> AsyncMindo:
+        """A copy of this client with other per-call options, sharing everything else.
+
+        ``mindo.with_options(timeout=5, max_retries=0).send(...)``: the copy uses the
+        same connection pool, the same pacing (rate cap and 429 pauses) and the same
+        journal-free state; closing it does not close the pool (closing the original
+        closes both). ``retry_policy`` replaces the whole policy (e.g.
+        ``RetryPolicy(backoff_base=0)`` in tests, so that retries do not sleep);
+        ``max_retries`` then applies on top of it.
+        """
+        options = self._options
+        if timeout is not None:
+            options = attrs.evolve(options, timeout=make_timeout(timeout))
+        if retry_policy is not None:
+            if not isinstance(retry_policy, RetryPolicy):
+                raise ConfigurationError("retry_policy must be a RetryPolicy")
+            options = attrs.evolve(options, policy=retry_policy)
+        if max_retries is not None:
+            options = attrs.evolve(
+                options,
+                policy=attrs.evolve(options.policy, max_retries=check_max_retries(max_retries)),
+            )
+        clone = object.__new__(AsyncMindo)
+        clone.__dict__.update(self.__dict__)
+        clone._options = options
+        clone._owns_http_client = False
+        clone._state = _State.OPEN
+        clone._parent = self._parent or self
+        clone._build_resources()
+        return clone
 
     def _resize_pool(self, size: int) -> None:
         # httpx's own pool is capped (see HTTPX_POOL_CAP): sends beyond it wait
@@ -234,7 +282,10 @@ class AsyncMindo:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client (and its HTTP client, when it built it). Idempotent."""
+        """Close the client (and its HTTP client, when it built it). Idempotent.
+
+        A copy made by ``with_options`` never closes the shared pool.
+        """
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
@@ -244,13 +295,25 @@ class AsyncMindo:
 
     @property
     def is_closed(self) -> bool:
-        """Whether ``aclose`` was called."""
-        return self._state is _State.CLOSED
+        """Whether ``aclose`` was called (on this client, or on the one it was copied from)."""
+        return self._state is _State.CLOSED or (
+            self._parent is not None and self._parent._state is _State.CLOSED
+        )
 
     @property
     def base_url(self) -> str:
         """The API's base URL."""
-        return self._base_url
+        return self._options.base_url
+
+    @property
+    def default_region(self) -> str | None:
+        """The region national phone numbers are read in (``"AR"``), or ``None``."""
+        return self._options.default_region
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeouts of every request."""
+        return self._options.timeout
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -260,7 +323,7 @@ class AsyncMindo:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy in force."""
-        return self._policy
+        return self._options.policy
 
     @property
     def rate_limiter(self) -> RateLimiter:
@@ -278,11 +341,33 @@ class AsyncMindo:
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
-        return f"<AsyncMindo base_url={self._base_url!r} api_key=<hidden> {state}>"
+        return f"<AsyncMindo base_url={self._options.base_url!r} api_key=<hidden> {state}>"
 
     def _ensure_open(self) -> None:
-        if self._state is _State.CLOSED:
+        if self._state is _State.CLOSED or (
+            self._parent is not None and self._parent._state is _State.CLOSED
+        ):
             raise ClientClosedError("this AsyncMindo client is closed; create a new one")
+
+    def _ensure_usable(self) -> None:
+        """Before every request: open, and in the event loop of its first request."""
+        self._ensure_open()
+        # The pool's connections belong to the event loop they were opened in: a
+        # second loop (asyncio.run per call with one global client) would fail
+        # mid-send and read like a possible delivery. Refused here, before sending.
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            first = self._loop
+            if not first:
+                first.append(loop)
+            elif first[0] is not loop:
+                raise EventLoopMismatchError(
+                    "this AsyncMindo was first used in another event loop "
+                    + ("(now closed)" if first[0].is_closed() else "(still running)")
+                    + "; its connections belong to that loop, so nothing was sent. Create "
+                    "one AsyncMindo per event loop (e.g. inside the function given to "
+                    "asyncio.run, or in your app's lifespan), or use the sync client Mindo"
+                )
 
     # -- one send ------------------------------------------------------------------
 
@@ -391,6 +476,7 @@ class AsyncMindo:
             "key": key,
             "on_progress": on_progress,
             "drain_timeout": drain_timeout,
+            "default_region": self._options.default_region,
         }
         if preflight:
             return StreamManyContext(self._checked_stream(_reiterable(requests), **options))

@@ -7,6 +7,7 @@ timeouts, which hosts are loopback, and the checks of a key and a base URL.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import urllib.request
 
@@ -17,6 +18,10 @@ from ._errors import ConfigurationError
 DEFAULT_BASE_URL = "https://api.mindosoftware.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: The environment variable that allows plain http to a non-loopback host.
+INSECURE_HTTP_ENV = "MINDO_ALLOW_INSECURE_HTTP"
+#: The production API's host: under pytest, requests to it must be intercepted.
+PRODUCTION_HOST = "api.mindosoftware.com"
 
 _API_KEY = re.compile(r"mindo_[A-Za-z0-9_-]+")
 
@@ -36,8 +41,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: str) -> str:
-    """``base_url`` without its trailing slash; ``ConfigurationError`` when it is unsafe."""
+def check_base_url(base_url: str, *, allow_insecure_http: bool | None = None) -> str:
+    """``base_url`` without its trailing slash; ``ConfigurationError`` when it is unsafe.
+
+    Plain ``http://`` is accepted for loopback hosts, and for any other host only
+    with ``allow_insecure_http=True`` (``None``: the ``MINDO_ALLOW_INSECURE_HTTP``
+    environment variable, ``1``/``true``/``yes``). It is the one opt-in for plain
+    http in the library: the API key then travels unencrypted.
+    """
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -49,10 +60,17 @@ def check_base_url(base_url: str) -> str:
         raise ConfigurationError(
             f"base_url {base_url!r} must be an absolute https:// URL, e.g. {DEFAULT_BASE_URL}"
         )
-    if url.scheme == "http" and not is_loopback(url.host):
+    if allow_insecure_http is None:
+        allow_insecure_http = os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+    if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; "
-            "use https (plain http is allowed only for loopback hosts such as 127.0.0.1)"
+            "use https (plain http is allowed for loopback hosts such as 127.0.0.1, and "
+            f"elsewhere only with allow_insecure_http=True or {INSECURE_HTTP_ENV}=1)"
         )
     if url.query or url.fragment:
         raise ConfigurationError("base_url must not contain a query or a fragment")

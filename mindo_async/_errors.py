@@ -83,6 +83,11 @@ class ClientClosedError(MindoError, RuntimeError):
     """The client was used after it was closed."""
 
 
+class EventLoopMismatchError(MindoError, RuntimeError):
+    """An ``AsyncMindo`` was used from an event loop other than the one it was first
+    used in (one global client, ``asyncio.run`` per call); nothing was sent."""
+
+
 class InvalidRequestError(MindoError, ValueError):
     """The request was refused on the client before any I/O; nothing was sent.
 

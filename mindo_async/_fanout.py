@@ -43,7 +43,7 @@ from ._errors import (
     TemplateNotFoundError,
 )
 from ._journal import AsyncJournal, Journal, JournalEntry, open_journal, request_digest
-from ._models import Outcome, SendRequest, SendResult
+from ._models import Outcome, SendRequest, SendResult, SkipReason
 from ._ratelimit import Priority
 from ._requester import Flight
 from ._validation import validate_request
@@ -146,8 +146,10 @@ class _Run:
         retry_unknown: bool,
         key: Callable[[SendRequest], str] | None,
         on_progress: ProgressCallback | None,
+        default_region: str | None = None,
     ) -> None:
         self.client = client
+        self.default_region = default_region
         self.journal = journal
         self.retry_unknown = retry_unknown
         self.key_function = key
@@ -256,11 +258,12 @@ class _Run:
     async def process(self, index: int, request: SendRequest) -> SendResult:
         """Everything that happens to one request, ending in its one result."""
         try:
-            ready = validate_request(request)
+            ready = validate_request(request, self.default_region)
         except (InvalidRequestError, TypeError) as exc:
             # A bad row (invalid, or not a SendRequest at all) is its own REJECTED
             # result; the run goes on.
             return SendResult(request=request, outcome=Outcome.REJECTED, error=exc, index=index)
+        to = ready.recipient_phone
 
         journal_key: str | None = None
         if self.seen is not None and self.journal is None:
@@ -270,6 +273,8 @@ class _Run:
                     request,
                     index,
                     DuplicateRequestError("an identical request earlier in this run was sent"),
+                    SkipReason.DUPLICATE_IN_RUN,
+                    to,
                 )
         elif self.seen is not None or self.journal is not None:
             digest = request_digest(ready)
@@ -278,6 +283,8 @@ class _Run:
                     request,
                     index,
                     DuplicateRequestError("an identical request earlier in this run was sent"),
+                    SkipReason.DUPLICATE_IN_RUN,
+                    to,
                 )
             if self.journal is not None:
                 if self.key_function is None:
@@ -298,15 +305,24 @@ class _Run:
                 try:
                     entry = await self.claim(journal_key)
                 except SharedStateUnavailableError as exc:
-                    return _skipped(request, index, exc, reason=f"not attempted: {exc}")
+                    return _skipped(request, index, exc, SkipReason.SHARED_STATE_UNAVAILABLE, to)
                 if entry is not None:
-                    return _skipped(request, index, _already(entry))
+                    return _skipped(
+                        request,
+                        index,
+                        _already(entry),
+                        SkipReason.JOURNAL_SENT
+                        if entry.state == Outcome.SENT.value
+                        else SkipReason.JOURNAL_UNKNOWN,
+                        to,
+                        previous_message_id=entry.message_id,
+                    )
 
         breaker = self.breaker_for(ready)
         if breaker is not None:
             if journal_key is not None:
                 await self.settle(journal_key, None)
-            return _skipped(request, index, breaker, reason=_breaker_reason(breaker))
+            return _skipped(request, index, breaker, _breaker_reason(breaker), to)
 
         flight = Flight(Priority.FANOUT)
         if journal_key is not None:
@@ -315,7 +331,9 @@ class _Run:
             message, attempts = await self.client.deliver(ready, flight)
         except AlreadyProcessedError as exc:
             # Raised by the marker only (see _marker): another worker took the claim over.
-            return _skipped(request, index, exc)
+            return _skipped(
+                request, index, exc, SkipReason.CLAIMED_ELSEWHERE, ready.recipient_phone
+            )
         except Exception as exc:
             if (
                 isinstance(exc, SharedStateUnavailableError)
@@ -325,7 +343,9 @@ class _Run:
                 # The shared limiter or journal was out of reach before anything left.
                 if journal_key is not None:
                     await self.settle(journal_key, flight)
-                return _skipped(request, index, exc, reason=f"not attempted: {exc}")
+                return _skipped(
+                    request, index, exc, SkipReason.SHARED_STATE_UNAVAILABLE, ready.recipient_phone
+                )
             attempts = int(getattr(exc, "attempts", flight.attempts) or flight.attempts)
             if isinstance(exc, DeliveryUnknownError):
                 outcome = Outcome.UNKNOWN
@@ -340,7 +360,12 @@ class _Run:
                     journal_key, flight, outcome, error=_describe(exc), attempts=attempts
                 )
             return SendResult(
-                request=request, outcome=outcome, error=exc, attempts=attempts, index=index
+                request=request,
+                outcome=outcome,
+                error=exc,
+                attempts=attempts,
+                index=index,
+                recipient_e164=to,
             )
         except BaseException:
             # Cancelled: record where it stood, so a rerun neither loses nor repeats it
@@ -366,7 +391,8 @@ class _Run:
                 error=error,
                 attempts=flight.attempts,
                 index=index,
-                reason=str(error) if outcome is Outcome.SKIPPED else None,
+                reason=SkipReason.CANCELLED if outcome is Outcome.SKIPPED else None,
+                recipient_e164=ready.recipient_phone,
             )
             self.leftover.append(cancelled)
             self.count(cancelled)
@@ -376,7 +402,12 @@ class _Run:
                 journal_key, flight, Outcome.SENT, message_id=message.message_id, attempts=attempts
             )
         return SendResult(
-            request=request, outcome=Outcome.SENT, message=message, attempts=attempts, index=index
+            request=request,
+            outcome=Outcome.SENT,
+            message=message,
+            attempts=attempts,
+            index=index,
+            recipient_e164=to,
         )
 
     async def claim(self, key: str) -> JournalEntry | None:
@@ -445,7 +476,11 @@ class _Run:
                     # Pulled while the caller was leaving: not sent, but not lost either.
                     index, request = item
                     result = _skipped(
-                        request, index, SkippedError("the stream was left before it was sent")
+                        request,
+                        index,
+                        SkippedError("the stream was left before it was sent"),
+                        SkipReason.STREAM_LEFT,
+                        None,
                     )
                     self.count(result)
                     self.leftover.append(result)
@@ -494,27 +529,52 @@ def _run_key(request: SendRequest) -> int:
 
 
 def _skipped(
-    request: SendRequest, index: int, error: BaseException, reason: str | None = None
+    request: SendRequest,
+    index: int,
+    error: BaseException,
+    reason: SkipReason,
+    to: str | None,
+    *,
+    previous_message_id: str | None = None,
 ) -> SendResult:
     return SendResult(
         request=request,
         outcome=Outcome.SKIPPED,
         error=error,
         index=index,
-        reason=reason or str(error),
+        reason=reason,
+        recipient_e164=to,
+        previous_message_id=previous_message_id,
     )
 
 
-def _breaker_reason(error: APIError) -> str:
+def _breaker_reason(error: APIError) -> SkipReason:
     if isinstance(error, AuthenticationError):
-        what = "the API key was refused (401) earlier in this run"
-    elif isinstance(error, PhoneNumberNotFoundError):
-        what = "this phone_number_id was not found earlier in this run"
-    elif isinstance(error, QuotaExceededError):
-        what = "this phone number's daily quota was used up earlier in this run"
-    else:
-        what = "this template is missing or not approved (seen earlier in this run)"
-    return f"not attempted: {what}: {error.message}"
+        return SkipReason.BREAKER_AUTH
+    if isinstance(error, PhoneNumberNotFoundError):
+        return SkipReason.BREAKER_NUMBER
+    if isinstance(error, QuotaExceededError):
+        return SkipReason.BREAKER_QUOTA
+    return SkipReason.BREAKER_TEMPLATE
+
+
+def describe_skip(result: SendResult) -> str:
+    """A skipped result's reason in words (for a report or a CSV column)."""
+    error = result.error
+    reason = result.reason
+    if reason in _BREAKER_WORDS and isinstance(error, APIError):
+        return f"not attempted: {_BREAKER_WORDS[reason]}: {error.message}"
+    return str(error) if error is not None else str(reason)
+
+
+_BREAKER_WORDS = {
+    SkipReason.BREAKER_AUTH: "the API key was refused (401) earlier in this run",
+    SkipReason.BREAKER_NUMBER: "this phone_number_id was not found earlier in this run",
+    SkipReason.BREAKER_TEMPLATE: (
+        "this template is missing or not approved (seen earlier in this run)"
+    ),
+    SkipReason.BREAKER_QUOTA: "this phone number's daily quota was used up earlier in this run",
+}
 
 
 def _describe(error: BaseException) -> str:
@@ -573,6 +633,7 @@ def stream_many(
     key: Callable[[SendRequest], str] | None,
     on_progress: ProgressCallback | None,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    default_region: str | None = None,
 ) -> StreamManyContext:
     """See ``AsyncMindo.stream_many``."""
     if not isinstance(concurrency, int) or concurrency < 1:
@@ -590,6 +651,7 @@ def stream_many(
             key=key,
             on_progress=on_progress,
             drain_timeout=drain_timeout,
+            default_region=default_region,
         )
     )
 
@@ -606,6 +668,7 @@ async def _stream_many(
     key: Callable[[SendRequest], str] | None,
     on_progress: ProgressCallback | None,
     drain_timeout: float,
+    default_region: str | None = None,
 ) -> AsyncIterator[ResultStream]:
     store, owned = open_journal(journal)
     try:
@@ -617,6 +680,7 @@ async def _stream_many(
             retry_unknown=retry_unknown,
             key=key,
             on_progress=on_progress,
+            default_region=default_region,
         )
         send, receive = anyio.create_memory_object_stream[SendResult](concurrency)
         stream = ResultStream(receive, run)

@@ -336,8 +336,16 @@ def interpret_response(
     try:
         sent_at = parse_timestamp(body.get("sent_at"))
     except (TypeError, ValueError):
-        # The message_id proves the send; a bad timestamp must not hide that.
-        sent_at = datetime.now(timezone.utc)
+        # Never invented: an answer without a readable sent_at is not the documented
+        # body, so the send's fate is UNKNOWN (the error carries the body and its id).
+        return UnexpectedResponseError(
+            "the answer is not the documented success body: "
+            f"sent_at is missing or not an ISO 8601 timestamp ({body.get('sent_at')!r})",
+            status_code=status_code,
+            body=body,
+            attempts=attempts,
+            request=request,
+        )
     return structure_sent_message(
         {
             "success": True,

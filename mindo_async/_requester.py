@@ -21,6 +21,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 
+from ._config import PRODUCTION_HOST
 from ._conversion import encode_request
 from ._endpoints import SEND, Endpoint
 from ._errors import (
@@ -44,7 +45,11 @@ from ._protocol import (
 )
 from ._ratelimit import Priority, RateLimiter
 from ._retry import RetryPolicy, settle
-from ._transport import AutoTransport, client_routing_is_patched
+from ._transport import (
+    AutoTransport,
+    client_routing_is_patched,
+    refuse_unintercepted_production,
+)
 
 logger = logging.getLogger("mindo_async")
 
@@ -136,8 +141,13 @@ class Requester:
         connections: anyio.CapacityLimiter,
         transport: httpx.AsyncBaseTransport | None,
         ensure_open: Callable[[], None],
+        default_region: str | None = None,
     ) -> None:
         self._http = http
+        #: The region national phone numbers are read in, or ``None`` (E.164 only).
+        self.default_region = default_region
+        # Under pytest, a request to the production API must be intercepted.
+        self._production = httpx.URL(base_url).host == PRODUCTION_HOST
         self._base_url = base_url
         self._base = httpx.URL(base_url)
         self._api_key = api_key
@@ -317,6 +327,8 @@ class Requester:
         # ``retry_ambiguous=False`` overrides the policy: an ambiguous failure is final.
         debug = logger.isEnabledFor(logging.DEBUG)
         idempotent = endpoint.idempotent
+        if self._production:
+            refuse_unintercepted_production(self._http, self._transport)
         attempts = 0
         # The first failure after which the request may have been processed: from then
         # on the end can only be a success or "unknown" (see _retry.settle).
@@ -429,10 +441,22 @@ class Requester:
                     # Refused before processing: every sender of this number waits (or,
                     # past max_retry_after, fails fast without sending; see above).
                     await self._limiter.pause(pace_key, error.retry_after)
+                    logger.warning(
+                        "429 from the API: phone number %s paused for %.1f s",
+                        pace_key,
+                        error.retry_after,
+                        extra={
+                            "mindo_event": "rate_limit_pause",
+                            "phone_number_id": pace_key,
+                            "retry_after": error.retry_after,
+                        },
+                    )
                 if retry_ambiguous is False and isinstance(error, DeliveryUnknownError):
+                    self._log_failure(endpoint, error, attempts, log_to)
                     raise error
                 delay = self._policy.delay_before_retry(error, attempts, idempotent=idempotent)
                 if delay is None:
+                    self._log_failure(endpoint, error, attempts, log_to)
                     raise error
                 if debug:
                     logger.debug("retrying in %.3fs after %s", delay, type(error).__name__)
@@ -515,6 +539,27 @@ class Requester:
             await response.aclose()
             raise
         return response
+
+    @staticmethod
+    def _log_failure(endpoint: Endpoint, error: MindoError, attempts: int, to: str | None) -> None:
+        """One WARNING for a request that failed for good (the phone number masked)."""
+        masked = mask_phone(to) if to is not None else None
+        logger.warning(
+            "%s failed after %d attempt(s)%s: %s",
+            endpoint.name,
+            attempts,
+            f" to {masked}" if masked else "",
+            type(error).__name__,
+            extra={
+                "mindo_event": "request_failed",
+                "endpoint": endpoint.name,
+                "error": type(error).__name__,
+                "status_code": getattr(error, "status_code", None),
+                "attempts": attempts,
+                "may_have_been_delivered": isinstance(error, DeliveryUnknownError),
+                "recipient": masked,
+            },
+        )
 
     @staticmethod
     def _log(

@@ -8,12 +8,14 @@ the caller's concurrency; httpx's own pool is always capped at ``HTTPX_POOL_CAP`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Literal
 
 import httpx
 import sniffio
 
+from ._config import PRODUCTION_HOST
 from ._errors import ConfigurationError
 from ._httpcore import BoundedHTTPTransport
 
@@ -43,6 +45,58 @@ def client_routing_is_patched() -> bool:
     through ``AsyncClient.send`` instead, where the mock intercepts them.
     """
     return getattr(httpx.AsyncClient, "_transport_for_url", None) is not _ROUTING
+
+
+def respx_is_active() -> bool:
+    """Whether a respx router is started with its default mocker (which patches httpcore).
+
+    respx's default mocker intercepts httpx's own transport (httpcore), not
+    aiohttp's: while it is active, ``AutoTransport`` sends through httpx's own
+    transport, so that a plain ``@respx.mock`` test sees every request.
+    """
+    mocks = sys.modules.get("respx.mocks")
+    if mocks is None:
+        return False
+    registry = getattr(getattr(mocks, "Mocker", None), "registry", None) or {}
+    mocker = registry.get("httpcore")
+    return bool(getattr(mocker, "routers", None))
+
+
+#: How the pytest plugin is found; it is imported only by pytest, and then holds
+#: whether requests to the production API must be intercepted.
+_PLUGIN_MODULE = "mindo_async.testing._plugin"
+
+_GUARD_MESSAGE = (
+    "refused under pytest: a request to the real Mindo API ({host}) that no mock "
+    "intercepts, which could send real WhatsApp messages; nothing was sent. Use the "
+    "emulator fixtures (mindo_client, mindo_socket_client, mindo_emulator, "
+    "mindo_emulator_server), a respx router (@respx.mock), or an http_client with "
+    "httpx.MockTransport; to really reach the API from tests, opt in with "
+    "--mindo-allow-real-api or MINDO_ALLOW_REAL_API=1"
+)
+
+
+def refuse_unintercepted_production(http: object, transport: object) -> None:
+    """Under pytest (with this library's plugin loaded), raise ``ConfigurationError``
+    before a request to the production API would leave for the network.
+
+    Allowed: a respx router (either mocker), a client whose transport is not a
+    network one (``httpx.MockTransport``, ``httpx.ASGITransport``, your own), and
+    the opt-in. ``http`` is the httpx client, ``transport`` the one the library
+    built (``None`` for a caller's own client).
+    """
+    plugin = sys.modules.get(_PLUGIN_MODULE)
+    if plugin is None or not getattr(plugin, "production_guard", False):
+        return
+    if client_routing_is_patched():
+        return  # respx.mock(using="httpx"): every request goes to its router.
+    # A caller's own client: its transport, read where httpx keeps it.
+    target = transport if transport is not None else getattr(http, "_transport", None)
+    aiohttp_own = type(target).__module__.startswith("httpx_aiohttp")
+    if respx_is_active() and not aiohttp_own:
+        return  # httpcore is patched; AutoTransport routes through it.
+    if target is None or aiohttp_own or isinstance(target, _NETWORK_TRANSPORTS):
+        raise ConfigurationError(_GUARD_MESSAGE.format(host=PRODUCTION_HOST))
 
 
 #: Told the pool size when the transport chosen caps it.
@@ -128,6 +182,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
         self._aiohttp_only = aiohttp_only
         self._on_pool_size = on_pool_size
         self._inner: httpx.AsyncBaseTransport | None = None
+        self._under_respx: httpx.AsyncBaseTransport | None = None
 
     @property
     def inner(self) -> httpx.AsyncBaseTransport | None:
@@ -148,9 +203,25 @@ class AutoTransport(httpx.AsyncBaseTransport):
         return self._inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if respx_is_active():
+            # respx's default mocker patches httpx's own transport, not aiohttp's.
+            if self._under_respx is None:
+                self._under_respx = httpx.AsyncHTTPTransport(limits=self._limits)
+            return await self._under_respx.handle_async_request(request)
         inner = self._inner or self._choose()
         return await inner.handle_async_request(request)
 
     async def aclose(self) -> None:
+        if self._under_respx is not None:
+            await self._under_respx.aclose()
         if self._inner is not None:
             await self._inner.aclose()
+
+
+#: Transports that reach the network (a caller's own client with one of these is
+#: refused under pytest for the production host).
+_NETWORK_TRANSPORTS: tuple[type, ...] = (
+    httpx.AsyncHTTPTransport,
+    httpx.HTTPTransport,
+    AutoTransport,
+)

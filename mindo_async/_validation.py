@@ -97,6 +97,53 @@ def _national_prefix_rule(country_code: int) -> tuple[re.Pattern[str] | None, bo
     return (re.compile(prefix) if prefix else None, bool(transform))
 
 
+def check_region(region: object) -> str | None:
+    """``region`` as an upper-case ISO 3166 code libphonenumber knows (``"AR"``), or ``None``.
+
+    Raises ``ValueError`` for anything else; an empty string means no region.
+    """
+    if region is None or region == "":
+        return None
+    if not isinstance(region, str) or region.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"default_region must be a two-letter country code such as 'AR', not {region!r}"
+        )
+    return region.strip().upper()
+
+
+def phone_to_e164(
+    value: object, default_region: str | None = None
+) -> tuple[str | None, str | None]:
+    """``(e164, None)`` for an acceptable recipient, ``(None, why)`` otherwise.
+
+    Without ``default_region`` only the international E.164 form is accepted, as
+    is. With it, national and loosely written forms are read as libphonenumber
+    reads them for that region (``011 15-2345-6789``, ``+54 9 11 2345-6789`` and
+    ``5491123456789`` are all ``+5491123456789`` with ``"AR"``); a number that
+    is still not a valid number is refused with the reason.
+    """
+    if default_region is None or (isinstance(value, str) and _E164.fullmatch(value)):
+        problem = phone_problem(value)
+        return (None, problem) if problem is not None else (str(value), None)
+    if not isinstance(value, str):
+        return None, f"must be a string, not {type(value).__name__}"
+    if not value.strip():
+        return None, "is required"
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        detail = str(exc).partition(") ")[2].rstrip(".") or "unreadable"
+        return None, f"is not a phone number ({detail})"
+    if number.extension:
+        return None, "must not have an extension"
+    if not phonenumbers.is_valid_number(number):
+        return None, f"is not a valid phone number (read with default region {default_region})"
+    return phonenumbers.format_number(number, _E164_FORMAT), None
+
+
+_E164_FORMAT = phonenumbers.PhoneNumberFormat.E164
+
+
 def _parse_plain_e164(value: str) -> phonenumbers.PhoneNumber | None:
     """``phonenumbers.parse(value, None)`` for a ``+digits`` string, when it is sure
     to leave the national number as written; ``None`` when only parse can tell."""
@@ -183,8 +230,14 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def request_problems(request: SendRequest) -> dict[str, list[str]]:
-    """Every problem of ``request``, by field name; empty when it is valid."""
+def request_problems(
+    request: SendRequest, default_region: str | None = None
+) -> dict[str, list[str]]:
+    """Every problem of ``request``, by field name; empty when it is valid.
+
+    ``default_region``: read ``recipient_phone`` in national forms of that
+    region too (see ``phone_to_e164``).
+    """
     problems: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -207,7 +260,7 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
     if not isinstance(language, str) or _LANGUAGE.fullmatch(language) is None:
         add("language", "must be a language code like 'es', 'en' or 'pt_BR'")
 
-    phone = phone_problem(request.recipient_phone)
+    _, phone = phone_to_e164(request.recipient_phone, default_region)
     if phone is not None:
         add("recipient_phone", phone)
 
@@ -247,9 +300,11 @@ def request_problems(request: SendRequest) -> dict[str, list[str]]:
     return problems
 
 
-def validate_request(request: SendRequest) -> SendRequest:
+def validate_request(request: SendRequest, default_region: str | None = None) -> SendRequest:
     """Return ``request`` ready to send (numbers in variables become text).
 
+    With ``default_region``, ``recipient_phone`` may be written in a national form
+    of that region; the request returned holds its E.164 form, the one sent.
     Raises ``InvalidRequestError`` naming every offending field, and ``TypeError``
     when ``request`` is not a ``SendRequest`` at all; nothing is sent.
     """
@@ -259,9 +314,13 @@ def validate_request(request: SendRequest) -> SendRequest:
             "build one with SendRequest(phone_number_id=..., template_name=..., "
             "recipient_phone=...)"
         )
-    problems = request_problems(request)
+    problems = request_problems(request, default_region)
     if problems:
         raise InvalidRequestError(problems)
+    if default_region is not None:
+        e164, _ = phone_to_e164(request.recipient_phone, default_region)
+        if e164 is not None and e164 != request.recipient_phone:
+            request = attrs.evolve(request, recipient_phone=e164)
     variables = request.variables
     if variables and not all(isinstance(value, str) for value in variables.values()):
         return attrs.evolve(

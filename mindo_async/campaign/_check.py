@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from .._journal import request_digest
+from .._validation import validate_request
 from ._rows import (
     RECIPIENT,
     CampaignFileError,
@@ -88,7 +89,7 @@ def check_file(
     fmt = file_format or detect_format(path)
     check = FileCheck(path=path, format=fmt, declared=declared)
     if fmt == "csv":
-        columns, delimiter, _ = csv_header(path)
+        columns, delimiter, _ = csv_header(path, defaults)
         check.columns, check.delimiter = columns, delimiter
 
     lines = array("q")
@@ -122,6 +123,9 @@ def check_file(
         if row.ok and request is not None:
             campaign = (request.phone_number_id, request.template_name, request.language)
             row_campaigns.append(campaign_ids.setdefault(campaign, len(campaign_ids)))
+            if defaults.default_region is not None:
+                # Deduplicated as sent: two ways of writing one number are one row.
+                request = validate_request(request, defaults.default_region)
             short = int.from_bytes(request_digest(request)[:8], "big")
             first = first_line_of.setdefault(short, row.line)
             if first != row.line:
@@ -243,7 +247,7 @@ def checked_rows(
         if not flagged and not row.problems:
             yield row
             continue
-        row = validated(row)
+        row = validated(row, defaults.default_region)
         if row.signature is not None:
             problem = variables_problem(*row.signature, check.expected, check.format)
             if problem is not None:

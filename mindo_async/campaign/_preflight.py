@@ -23,6 +23,7 @@ from .._errors import AuthenticationError, MindoError
 from .._journal import JournalEntry, SQLiteJournal
 from .._models import SendRequest
 from .._preflight import PreflightChecker, PreflightReport, ProblemCode, recipient_key
+from .._validation import validate_request
 from ..types.business_accounts import BusinessAccounts
 from ._check import FileCheck, checked_rows
 from ._results import EXIT_USAGE, RowResult, journal_key
@@ -173,7 +174,11 @@ def check_rows(
             entry = lookup(row.request)
             if entry is not None and entry.may_have_been_delivered:
                 continue
-        checker.check(row.line, row.request)
+        request = row.request
+        if defaults.default_region is not None:
+            # Recipients as they will be sent (E.164), so the quota counts each once.
+            request = validate_request(request, defaults.default_region)
+        checker.check(row.line, request)
     return checker.report()
 
 
@@ -254,7 +259,7 @@ def run_preflight(
         opened = journal
 
         def lookup(request: SendRequest) -> JournalEntry | None:
-            return opened.lookup(journal_key(request))
+            return opened.lookup(journal_key(request, defaults.default_region))
 
     report = check_rows(accounts, check, defaults=defaults, declared=declared, lookup=lookup)
     print_report(report, say)

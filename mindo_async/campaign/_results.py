@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from .._errors import AlreadyProcessedError, DuplicateRequestError
+from .._fanout import describe_skip
 from .._journal import IN_FLIGHT, JournalEntry, request_key
 from .._models import Outcome, SendRequest, SendResult
 from .._validation import validate_request
@@ -28,6 +29,13 @@ EXIT_NOT_ALL_SENT = 1
 EXIT_USAGE = 2
 #: Interrupted (Ctrl-C or SIGTERM): run the same command again to resume.
 EXIT_INTERRUPTED = 130
+#: Stopped by SIGTERM (a container or service manager), handled like Ctrl-C: 128 + 15.
+EXIT_TERMINATED = 143
+
+#: How many line numbers the summary shows for each reason.
+REASON_LINES = 5
+#: How many distinct reasons are kept; the rest are counted as "other".
+MAX_REASONS = 200
 
 
 @attrs.frozen
@@ -43,6 +51,8 @@ class RowResult:
     #: Why it counts as it does in the summary (not written to ``--out``): one of
     #: ``RESULT_KINDS``.
     kind: str = "sent"
+    #: The recipient as sent (E.164; read with ``--default-region``), when the row was valid.
+    recipient_e164: str | None = None
 
 
 #: How each row ended, finer than the four outcomes.
@@ -67,6 +77,13 @@ def _describe_error(error: BaseException | None) -> str | None:
 
 
 def result_row(line: int, result: SendResult, lookup: JournalLookup) -> RowResult:
+    """The ``--out`` line of a row sent through the fan-out (see ``_result_row``), with
+    the recipient as sent next to the one written."""
+    row = _result_row(line, result, lookup)
+    return attrs.evolve(row, recipient_e164=result.recipient_e164)
+
+
+def _result_row(line: int, result: SendResult, lookup: JournalLookup) -> RowResult:
     """The ``--out`` line of a row sent through the fan-out.
 
     ``lookup`` reads the journal, which knows what an earlier run (or an
@@ -124,9 +141,7 @@ def result_row(line: int, result: SendResult, lookup: JournalLookup) -> RowResul
             f"not attempted: identical to {earlier}, which was {state}",
             "not_attempted",
         )
-    return RowResult(
-        line, recipient, "skipped", None, result.reason or _describe_error(error), "not_attempted"
-    )
+    return RowResult(line, recipient, "skipped", None, describe_skip(result), "not_attempted")
 
 
 def invalid_row(row: Row) -> RowResult:
@@ -179,11 +194,38 @@ class Tally:
     rows: int = 0
     kinds: Counter[str] = attrs.Factory(Counter)
     interrupted: bool = False
+    #: Stopped by SIGTERM rather than Ctrl-C (exit status 143, not 130).
+    terminated: bool = False
     #: The API refused the key (401): a configuration error, not a per-row one.
     auth_error: str | None = None
+    #: (outcome, reason) of the rows not sent now: how many, and their first lines.
+    reasons: dict[tuple[str, str], list[int]] = attrs.Factory(dict)
+    reason_counts: Counter[tuple[str, str]] = attrs.Factory(Counter)
 
     def add(self, result: RowResult) -> None:
         self.kinds[result.kind] += 1
+        if result.outcome != "sent" and result.error:
+            key = (result.outcome, result.error)
+            if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
+                key = (result.outcome, "other reasons")
+            lines = self.reasons.setdefault(key, [])
+            if len(lines) < REASON_LINES:
+                lines.append(result.line)
+            self.reason_counts[key] += 1
+
+    def why(self, *, limit: int = 10) -> list[str]:
+        """The reasons rows were not sent now, most frequent first: count, outcome,
+        reason (the API's message, the breaker and its cause) and a few line numbers."""
+        out = []
+        for key, count in self.reason_counts.most_common(limit):
+            outcome, reason = key
+            lines = self.reasons[key]
+            where = ", ".join(str(line) for line in lines) + (", ..." if count > len(lines) else "")
+            out.append(f"{count:,} {outcome}: {reason} (line{'s' if count > 1 else ''} {where})")
+        hidden = len(self.reason_counts) - limit
+        if hidden > 0:
+            out.append(f"... and {hidden:,} more reasons: see --out")
+        return out
 
     @property
     def counted(self) -> int:
@@ -209,7 +251,7 @@ class Tally:
     def exit_code(self) -> int:
         """0 when every row's message was sent, 130 when interrupted, else 1."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return EXIT_TERMINATED if self.terminated else EXIT_INTERRUPTED
         return EXIT_OK if self.done == self.rows else EXIT_NOT_ALL_SENT
 
 
@@ -243,6 +285,7 @@ class InOrder:
             self._emit(ordinal, self._waiting.pop(ordinal))
 
 
-def journal_key(request: SendRequest) -> str:
-    """The key the fan-out's journal gives ``request`` (its default key)."""
-    return request_key(validate_request(request))
+def journal_key(request: SendRequest, default_region: str | None = None) -> str:
+    """The key the fan-out's journal gives ``request`` (its default key), read with
+    the client's ``default_region``."""
+    return request_key(validate_request(request, default_region))

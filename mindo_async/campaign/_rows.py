@@ -76,6 +76,23 @@ class RowDefaults:
     phone_number_id: str | None = None
     template_name: str | None = None
     language: str = "es"
+    #: Read recipients written in national forms of this region (``--default-region``).
+    default_region: str | None = None
+    #: Columns (or JSON keys) of the file renamed: ``(("Telefono", "recipient_phone"),)``
+    #: (``--phone-column``, ``--rename``).
+    renames: tuple[tuple[str, str], ...] = ()
+
+    def column(self, name: str) -> str:
+        """The name ``name`` (a column of the file) stands for: a rename, else a
+        reserved column matched whatever its case (``Recipient_Phone``, ``BUTTON_0``),
+        else ``name`` itself (variable names keep their case)."""
+        for source, target in self.renames:
+            if name == source:
+                return target
+        lowered = name.lower()
+        if lowered in _RESERVED or BUTTON_KEY.fullmatch(lowered):
+            return lowered
+        return name
 
 
 @attrs.frozen
@@ -184,8 +201,9 @@ def _open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig", newline="")
 
 
-def csv_header(path: Path) -> tuple[tuple[str, ...], str, int]:
-    """The header of a CSV file, its delimiter and the line it ends on."""
+def csv_header(path: Path, defaults: RowDefaults | None = None) -> tuple[tuple[str, ...], str, int]:
+    """The header of a CSV file (the names ``defaults.column`` gives its columns), its
+    delimiter and the line it ends on."""
     with _open_text(path) as text:
         first = ""
         for first in text:
@@ -196,7 +214,10 @@ def csv_header(path: Path) -> tuple[tuple[str, ...], str, int]:
         reader = csv.reader(text, delimiter=delimiter)
         for cells in reader:
             if any(cell.strip() for cell in cells):
-                return tuple(cell.strip() for cell in cells), delimiter, reader.line_num
+                names = tuple(cell.strip() for cell in cells)
+                if defaults is not None:
+                    names = tuple(defaults.column(name) if name else name for name in names)
+                return names, delimiter, reader.line_num
     raise CampaignFileError("the file is empty: it has no header and no rows")
 
 
@@ -297,16 +318,18 @@ def read_rows(
         if file_format == "csv"
         else _read_jsonl(path, defaults, declared)
     )
-    return (validated(row) for row in rows) if validate else rows
+    region = defaults.default_region
+    return (validated(row, region) for row in rows) if validate else rows
 
 
-def validated(row: Row) -> Row:
-    """``row`` with the problems ``request_problems`` finds in its request added."""
+def validated(row: Row, default_region: str | None = None) -> Row:
+    """``row`` with the problems ``request_problems`` finds in its request added
+    (recipients read in ``default_region`` when given)."""
     if row.request is None:
         return row
     found = [
         f"{field.split('.', 1)[1] if '.' in field else field}: {message}"
-        for field, messages in request_problems(row.request).items()
+        for field, messages in request_problems(row.request, default_region).items()
         for message in messages
     ]
     if not found:
@@ -315,7 +338,7 @@ def validated(row: Row) -> Row:
 
 
 def _read_csv(path: Path, defaults: RowDefaults, declared: frozenset[str] | None) -> Iterator[Row]:
-    columns, delimiter, header_line = csv_header(path)
+    columns, delimiter, header_line = csv_header(path, defaults)
     check_header(columns, line=header_line, defaults=defaults, declared=declared)
     with _open_text(path) as text:
         reader = csv.reader(text, delimiter=delimiter)
@@ -443,6 +466,7 @@ def _jsonl_row(
     for name, item in value.items():
         if name in ("variables", "button_variables") and isinstance(item, dict):
             continue
+        name = defaults.column(name)
         if item is None or (isinstance(item, str) and not item.strip()):
             continue
         fields[name] = item.strip() if isinstance(item, str) else item

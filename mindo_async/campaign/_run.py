@@ -9,6 +9,7 @@ rich and a test can simply collect. ``mindo demo`` runs it too.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from array import array
@@ -118,9 +119,20 @@ class CampaignView(Protocol):
         """What happened to the rows of file ``name``, once the run is over."""
 
 
-def default_journal(path: Path) -> Path:
-    """Where ``mindo bulk FILE`` keeps its journal: ``FILE.journal.sqlite``, next to it."""
+def default_journal(path: Path, campaign: str | None = None) -> Path:
+    """Where ``mindo bulk FILE`` keeps its journal: ``FILE.journal.sqlite``, next to it;
+    with ``--campaign NAME``, ``FILE.NAME.journal.sqlite`` (a new campaign, same file)."""
+    if campaign is not None:
+        if CAMPAIGN_NAME.fullmatch(campaign) is None:
+            raise ValueError(
+                f"--campaign {campaign!r}: use letters, digits, '.', '_' or '-' (e.g. 2026-w49)"
+            )
+        return path.with_name(f"{path.name}.{campaign}.journal.sqlite")
     return path.with_name(path.name + ".journal.sqlite")
+
+
+#: What a ``--campaign`` name may be: it becomes part of a file name.
+CAMPAIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def plural(count: int, word: str) -> str:
@@ -191,7 +203,7 @@ def advice(tally: Tally, options: CampaignOptions) -> Iterator[str]:
     if kinds["rejected"] and not tally.auth_error:
         yield (
             f"{plural(kinds['rejected'], 'row')} rejected: nothing was delivered to them. "
-            + ("See the error column of --out; " if options.out else "Use --out to see why; ")
+            + ("See the error column of --out; " if options.out else "Why, above; ")
             + "rerunning the same command sends them again."
         )
     if kinds["invalid"]:
@@ -209,8 +221,9 @@ async def _watch_signals(scope: anyio.CancelScope, tally: Tally) -> None:
     """On Ctrl-C (or SIGTERM), stop sending: cancelling the fan-out records what was in flight."""
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
+            async for received in signals:
                 tally.interrupted = True
+                tally.terminated = received == signal.SIGTERM
                 scope.cancel()
                 return
     except (ValueError, RuntimeError, NotImplementedError):
@@ -231,7 +244,7 @@ async def _send_rows(
     indexes_to_lines = array("q")
 
     def lookup(request: SendRequest) -> JournalEntry | None:
-        return journal.lookup(journal_key(request))
+        return journal.lookup(journal_key(request, options.defaults.default_region))
 
     def emit(_ordinal: int, item: RowResult | tuple[int, SendResult]) -> None:
         if isinstance(item, RowResult):
@@ -268,6 +281,9 @@ async def _send_rows(
         timeout=options.timeout,
         rate_limit=options.rate,
         max_connections=max(options.concurrency, 1),
+        # The check read the rows with this region; "" keeps MINDO_DEFAULT_REGION
+        # from giving the client another one (the command reads it into --default-region).
+        default_region=options.defaults.default_region or "",
     ) as mindo:
         with (
             view.progress(total=check.valid, invalid=check.invalid) as on_progress,
@@ -410,6 +426,15 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
         print_quota_change(
             step.accounts, after, [n.phone_number_id for n in step.report.numbers], view.print
         )
+    already = tally.kinds["already_sent"]
+    if already and already == tally.rows and options.journal is not None:
+        view.warn(
+            f"Nothing to send: {plural(already, 'row')} already done by an earlier run "
+            f"(journal {options.journal}); use --campaign NAME to send them again as a "
+            "new campaign."
+        )
+    for text in tally.why():
+        view.warn(text)
     for text in advice(tally, options):
         view.warn(text)
     deferred = step.gate.deferred if step.gate is not None else 0

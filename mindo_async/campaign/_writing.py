@@ -10,7 +10,7 @@ from ._results import RowResult
 from ._rows import CampaignFileError, FileFormat
 
 #: The fields of each ``--out`` line, in order (the CSV header).
-OUT_FIELDS = ("line", "recipient_phone", "outcome", "message_id", "error")
+OUT_FIELDS = ("line", "recipient_phone", "outcome", "message_id", "error", "recipient_e164")
 
 
 class ResultWriter:
@@ -40,6 +40,7 @@ class ResultWriter:
                     result.outcome,
                     result.message_id or "",
                     result.error or "",
+                    result.recipient_e164 or "",
                 )
             )
         else:
@@ -49,6 +50,7 @@ class ResultWriter:
                 "outcome": result.outcome,
                 "message_id": result.message_id,
                 "error": result.error,
+                "recipient_e164": result.recipient_e164,
             }
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._since_flush += 1

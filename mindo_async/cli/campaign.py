@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .._fanout import Progress as SendProgress
+from .._validation import check_region
 from ..campaign import (
     CampaignOptions,
     ProgressCallback,
@@ -45,6 +46,14 @@ from ._common import (
 )
 
 app = typer.Typer()
+
+
+def _send_rate(progress: SendProgress) -> float:
+    """Requests attempted per second: rows skipped (a resume's journal hits, repeats)
+    take no time, so they do not count in the rate or the ETA."""
+    elapsed = progress.elapsed
+    attempted = progress.done - progress.skipped
+    return attempted / elapsed if elapsed > 0 else 0.0
 
 
 def _counts_text(progress: SendProgress, invalid: int) -> str:
@@ -119,10 +128,12 @@ class _Bar:
         progress = self._latest
         if progress is None:
             return
+        # Skipped rows leave the bar's total, so its ETA follows the sends alone.
         self._progress.update(
             self._task,
-            completed=progress.done,
-            rate=f"{progress.rate:,.0f}/s",
+            total=self._total - progress.skipped,
+            completed=progress.done - progress.skipped,
+            rate=f"{_send_rate(progress):,.0f}/s",
             counts=_counts_text(progress, self._invalid),
         )
 
@@ -130,7 +141,7 @@ class _Bar:
         progress = self._latest
         if progress is None:
             return
-        rate = progress.rate
+        rate = _send_rate(progress)
         left = self._total - progress.done
         eta = f", ETA {left / rate:,.0f} s" if rate > 0 and left > 0 else ""
         self._console.print(
@@ -303,6 +314,43 @@ def bulk(
             "stop; the same command run later continues from the journal.",
         ),
     ] = False,
+    phone_column: Annotated[
+        str | None,
+        typer.Option(
+            "--phone-column",
+            help="The column holding the recipients, when it is not recipient_phone "
+            "(e.g. Telefono).",
+            show_default=False,
+        ),
+    ] = None,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            help="Rename a column of the file: --rename Nombre=name (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    campaign_name: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            help="Start a new campaign with the same file (its own journal, "
+            "FILE.NAME.journal.sqlite): rows an earlier campaign sent are sent again.",
+            show_default=False,
+        ),
+    ] = None,
+    default_region: Annotated[
+        str | None,
+        typer.Option(
+            "--default-region",
+            envvar="MINDO_DEFAULT_REGION",
+            help="Read phone numbers written in national forms of this country (AR: "
+            "011 15-2345-6789 is +5491123456789); --out shows the number sent next to "
+            "the one written.",
+            show_default=False,
+        ),
+    ] = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = 30.0,
@@ -328,19 +376,46 @@ def bulk(
         raise typer.BadParameter(
             "give --preflight=required or --no-preflight, not both", param_hint="--no-preflight"
         )
+    renames: list[tuple[str, str]] = []
+    for item in rename or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise typer.BadParameter(
+                f"{item!r}: use COLUMN=NAME, e.g. --rename Nombre=name", param_hint="--rename"
+            )
+        renames.append((source.strip(), target.strip()))
+    if phone_column is not None:
+        renames.append((phone_column.strip(), "recipient_phone"))
+    if campaign_name is not None and (journal is not None or no_journal):
+        raise typer.BadParameter(
+            "--campaign names the journal: give it without --journal or --no-journal",
+            param_hint="--campaign",
+        )
+    try:
+        journal_for_campaign = default_journal(file, campaign_name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--campaign") from None
+    try:
+        region = check_region(default_region)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--default-region") from None
     declared: frozenset[str] | None = None
     if variables is not None:
         declared = frozenset(name.strip() for name in variables.split(",") if name.strip())
     options = CampaignOptions(
         path=file,
         defaults=RowDefaults(
-            phone_number_id=phone_number_id, template_name=template, language=language
+            phone_number_id=phone_number_id,
+            template_name=template,
+            language=language,
+            default_region=region,
+            renames=tuple(renames),
         ),
         declared=declared,
         file_format="csv" if file_format == "csv" else "jsonl" if file_format else None,
         concurrency=concurrency,
         rate=rate if rate > 0 else None,
-        journal=None if no_journal else (journal or default_journal(file)),
+        journal=None if no_journal else (journal or journal_for_campaign),
         out=out,
         dry_run=dry_run,
         skip_invalid=skip_invalid,

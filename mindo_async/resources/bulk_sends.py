@@ -38,7 +38,7 @@ from .._errors import (
     ServerError,
 )
 from .._journal import IN_FLIGHT, Journal, SQLiteJournal, request_digest
-from .._models import MessageStatus, Outcome, SendRequest, SendResult
+from .._models import MessageStatus, Outcome, SendRequest, SendResult, SkipReason
 from .._pagination import AsyncPaginator
 from .._preflight import check_campaign_async
 from .._validation import request_problems, validate_bulk_send, validate_request
@@ -666,7 +666,7 @@ def _plan(
                     outcome=Outcome.SKIPPED,
                     error=DuplicateRequestError("an identical request earlier in this run"),
                     index=index,
-                    reason="duplicate",
+                    reason=SkipReason.DUPLICATE_IN_RUN,
                 )
             )
             continue
@@ -707,7 +707,9 @@ def _plan(
                             f"the journal has this request as {state}{chunk}{where}"
                         ),
                         index=index,
-                        reason="journal",
+                        reason=SkipReason.JOURNAL_SENT
+                        if state == Outcome.SENT.value
+                        else SkipReason.JOURNAL_UNKNOWN,
                     )
                 )
                 continue

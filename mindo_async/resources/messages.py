@@ -41,7 +41,8 @@ class AsyncMessages(AsyncAPIResource):
     async def send_request(self, request: SendRequest) -> SentMessage:
         """Send one ``SendRequest``; the same as ``AsyncMindo.send_request``."""
         self._requester.ensure_open()
-        message, _ = await self._requester.deliver(validate_request(request))
+        ready = validate_request(request, self._requester.default_region)
+        message, _ = await self._requester.deliver(ready)
         return message
 
     async def get(self, message_id: str) -> MessageDetails:

@@ -263,8 +263,8 @@ def test_in_order_emits_in_row_order() -> None:
 
 
 def test_result_writer_jsonl_and_csv(tmp_path: Path) -> None:
-    """--out writes the five documented fields, JSON Lines or CSV by suffix."""
-    result = RowResult(2, phone(1), "sent", "wamid.X", None)
+    """--out writes the six documented fields, JSON Lines or CSV by suffix."""
+    result = RowResult(2, phone(1), "sent", "wamid.X", None, recipient_e164=phone(1))
     jsonl = ResultWriter(tmp_path / "r.jsonl")
     jsonl.write(result)
     jsonl.close()
@@ -274,14 +274,15 @@ def test_result_writer_jsonl_and_csv(tmp_path: Path) -> None:
         "outcome": "sent",
         "message_id": "wamid.X",
         "error": None,
+        "recipient_e164": phone(1),
     }
     as_csv = ResultWriter(tmp_path / "r.csv")
     as_csv.write(result)
     as_csv.close()
     with (tmp_path / "r.csv").open(encoding="utf-8", newline="") as file:
         assert list(csv.reader(file)) == [
-            ["line", "recipient_phone", "outcome", "message_id", "error"],
-            ["2", phone(1), "sent", "wamid.X", ""],
+            ["line", "recipient_phone", "outcome", "message_id", "error", "recipient_e164"],
+            ["2", phone(1), "sent", "wamid.X", "", phone(1)],
         ]
     with pytest.raises(CampaignFileError):
         ResultWriter(tmp_path / "r.txt")

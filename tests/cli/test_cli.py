@@ -268,7 +268,14 @@ def test_bulk_sends_every_row_and_writes_jsonl(server: EmulatorServer, tmp_path:
     rows = read_jsonl(out)
     assert [row["line"] for row in rows] == list(range(2, 42))
     assert {row["outcome"] for row in rows} == {"sent"}
-    assert set(rows[0]) == {"line", "recipient_phone", "outcome", "message_id", "error"}
+    assert set(rows[0]) == {
+        "line",
+        "recipient_phone",
+        "outcome",
+        "message_id",
+        "error",
+        "recipient_e164",
+    }
     ledger_ids = {message.message_id for message in server.ledger.messages}
     assert {row["message_id"] for row in rows} == ledger_ids
     assert [row["recipient_phone"] for row in rows] == [phone(i) for i in range(40)]
@@ -286,7 +293,14 @@ def test_bulk_writes_csv_results(server: EmulatorServer, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
-    assert list(rows[0]) == ["line", "recipient_phone", "outcome", "message_id", "error"]
+    assert list(rows[0]) == [
+        "line",
+        "recipient_phone",
+        "outcome",
+        "message_id",
+        "error",
+        "recipient_e164",
+    ]
     assert [row["outcome"] for row in rows] == ["sent"] * 5
     assert rows[0]["line"] == "2"
     assert rows[0]["error"] == ""

@@ -160,3 +160,19 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_resumes(
     assert len(unknown) <= CONCURRENCY
     assert len(recipients) >= ROWS - len(unknown)
     assert rerun.returncode in (0, 1), stdout + stderr
+
+
+def test_sigterm_is_handled_like_ctrl_c_with_exit_143(
+    slow_server: EmulatorServer, source: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (a container stopping) finishes what is on the wire, journals it, exits 143."""
+    out = tmp_path / "first.jsonl"
+    child = start(slow_server, source, out)
+    wait_for_ledger(slow_server, ROWS // 4, child)
+    child.send_signal(signal.SIGTERM)
+    stdout, stderr = child.communicate(timeout=30)
+    assert child.returncode == 143, stdout + stderr
+    assert "Interrupted. Run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    assert len(rows_of(out)) == ROWS
+    assert_ledger_clean(slow_server)

@@ -470,13 +470,24 @@ def test_naive_sent_at_is_taken_as_utc() -> None:
     assert message.sent_at == datetime(2025, 11, 16, 21, 30, tzinfo=timezone.utc)
 
 
-def test_unreadable_sent_at_does_not_hide_a_successful_send() -> None:
-    """A bad ``sent_at`` still yields the ``SentMessage`` (the message_id proves the send)."""
-    body = {**INLINE_RESPONSE_EXAMPLES[200, "OK"], "sent_at": "yesterday"}
-    message = respond(200, body)
-    assert isinstance(message, SentMessage)
-    assert message.message_id == body["message_id"]
-    assert message.sent_at.tzinfo is not None
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"message_id": "wamid.only"}, id="only-message-id"),
+        pytest.param({"success": True, "message_id": "wamid.x"}, id="no-sent-at"),
+        pytest.param(
+            {**INLINE_RESPONSE_EXAMPLES[200, "OK"], "sent_at": "yesterday"}, id="unreadable"
+        ),
+        pytest.param({**INLINE_RESPONSE_EXAMPLES[200, "OK"], "sent_at": 12}, id="not-text"),
+    ],
+)
+def test_success_without_a_readable_sent_at_is_unexpected(body: dict[str, object]) -> None:
+    """A 2xx without a readable ``sent_at`` is UnexpectedResponseError (UNKNOWN), never invented."""
+    error = respond(200, body)
+    assert isinstance(error, UnexpectedResponseError)
+    assert isinstance(error, DeliveryUnknownError)
+    assert "sent_at" in error.message
+    assert error.body == body
 
 
 def test_error_for_response_attaches_attempts() -> None:

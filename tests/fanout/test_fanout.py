@@ -24,6 +24,7 @@ from mindo_async import (
     Progress,
     SendRequest,
     SendResult,
+    SkipReason,
     TemplateNotFoundError,
 )
 from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault, FaultConfig, serve
@@ -276,7 +277,8 @@ async def test_authentication_failure_stops_the_whole_run() -> None:
     assert isinstance(results[0].error, AuthenticationError)
     assert [r.outcome for r in results[1:]] == [Outcome.SKIPPED] * 9
     assert all(r.error is results[0].error for r in results[1:])
-    assert all(r.reason and "401" in r.reason for r in results[1:])
+    assert all(r.reason is SkipReason.BREAKER_AUTH for r in results[1:])
+    assert all(r.reason == "breaker_auth" for r in results[1:])
     assert emulator.ledger.counts["total_requests"] == 1
 
 
