@@ -470,19 +470,28 @@ def test_naive_sent_at_is_taken_as_utc() -> None:
     assert message.sent_at == datetime(2025, 11, 16, 21, 30, tzinfo=timezone.utc)
 
 
+def test_an_answer_with_only_a_message_id_is_unexpected() -> None:
+    """A 2xx with only ``{"message_id": ...}`` is UnexpectedResponseError (UNKNOWN)."""
+    body = {"message_id": "wamid.only"}
+    error = respond(200, body)
+    assert isinstance(error, UnexpectedResponseError)
+    assert isinstance(error, DeliveryUnknownError)
+    assert error.body == body
+
+
 @pytest.mark.parametrize(
-    "body",
+    "sent_at",
     [
-        pytest.param({"message_id": "wamid.only"}, id="only-message-id"),
-        pytest.param({"success": True, "message_id": "wamid.x"}, id="no-sent-at"),
-        pytest.param(
-            {**INLINE_RESPONSE_EXAMPLES[200, "OK"], "sent_at": "yesterday"}, id="unreadable"
-        ),
-        pytest.param({**INLINE_RESPONSE_EXAMPLES[200, "OK"], "sent_at": 12}, id="not-text"),
+        pytest.param(None, id="no-sent-at"),
+        pytest.param("yesterday", id="unreadable"),
+        pytest.param(12, id="not-text"),
     ],
 )
-def test_success_without_a_readable_sent_at_is_unexpected(body: dict[str, object]) -> None:
+def test_success_without_a_readable_sent_at_is_unexpected(sent_at: object) -> None:
     """A 2xx without a readable ``sent_at`` is UnexpectedResponseError (UNKNOWN), never invented."""
+    body = {k: v for k, v in INLINE_RESPONSE_EXAMPLES[200, "OK"].items() if k != "sent_at"}
+    if sent_at is not None:
+        body["sent_at"] = sent_at
     error = respond(200, body)
     assert isinstance(error, UnexpectedResponseError)
     assert isinstance(error, DeliveryUnknownError)
