@@ -9,7 +9,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 import typer
@@ -24,6 +24,36 @@ from ._server import serve
 
 #: Messages the command's ledger keeps (about 2 KB each).
 COMMAND_LEDGER_LIMIT = 100_000
+
+
+#: ``--fault NAME=P``: the FaultConfig probability each name sets.
+FAULT_FLAGS = {
+    "429": "rate_limited_probability",
+    "503": "unavailable_probability",
+    "500": "server_error_probability",
+    "drop": "drop_probability",
+}
+
+
+def parse_faults(values: list[str]) -> dict[str, Any]:
+    """``["503=0.05", "drop=0.01"]`` as ``FaultConfig`` keyword arguments.
+
+    Raises ``ValueError`` naming the bad flag and the names that exist.
+    """
+    faults: dict[str, Any] = {}
+    for value in values:
+        name, sep, probability = value.partition("=")
+        field = FAULT_FLAGS.get(name.strip().lower())
+        if not sep or field is None:
+            raise ValueError(
+                f"--fault {value!r}: expected NAME=PROBABILITY with NAME one of "
+                f"{', '.join(FAULT_FLAGS)} (e.g. --fault 503=0.05)"
+            )
+        try:
+            faults[field] = float(probability)
+        except ValueError:
+            raise ValueError(f"--fault {value!r}: {probability!r} is not a number") from None
+    return faults
 
 
 def emulator_command(
@@ -43,6 +73,24 @@ def emulator_command(
     latency_ms: Annotated[
         float, typer.Option("--latency-ms", min=0, help="Added latency of every response, ms.")
     ] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="A fault and its probability, repeatable: 429=P (rate limited), 503=P "
+            "(unavailable, not processed), 500=P (server error after processing), "
+            "drop=P (connection dropped after processing). E.g. --fault 503=0.05.",
+        ),
+    ] = None,
+    phone_rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--phone-rate-limit",
+            min=0,
+            help="Messages per second per phone number id (Meta's default is 80); past "
+            "it, valid sends get 429 with Retry-After. Off by default.",
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -89,9 +137,17 @@ def emulator_command(
     except (OSError, ValueError, TypeError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    try:
+        faults = attrs.evolve(
+            FaultConfig(latency=latency_ms / 1000, phone_rate_limit=phone_rate_limit or None),
+            **parse_faults(fault or []),
+        )
+    except ValueError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     emulator = Emulator(
         emulator_data,
-        faults=FaultConfig(latency=latency_ms / 1000),
+        faults=faults,
         seed=seed,
         clock=VirtualClock() if virtual_clock else None,
         ledger_limit=COMMAND_LEDGER_LIMIT,

@@ -253,3 +253,53 @@ def test_command_refuses_remote_hosts_and_bad_keys(args: list[str], message: str
     assert result.exit_code == 2
     assert message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.slow  # a subprocess
+def test_command_fault_flags_reach_the_emulator() -> None:
+    """``--fault 503=1`` makes every send 503; ``--phone-rate-limit`` is accepted with it."""
+    process, base_url, _ = _start_command("--fault", "503=1", "--phone-rate-limit", "80")
+    try:
+        answer = httpx.post(base_url + SEND_PATH, json=WELCOME, headers=HEADERS)
+        assert answer.status_code == 503
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+
+
+def test_fault_flags_parse_to_fault_config_fields() -> None:
+    """``--fault`` names map to FaultConfig probabilities; unknown names and bad numbers
+    are refused with a message naming the known ones."""
+    from mindo_async.testing._command import parse_faults
+
+    assert parse_faults(["503=0.05", "DROP=0.01", "429=0.2", "500=0.1"]) == {
+        "unavailable_probability": 0.05,
+        "drop_probability": 0.01,
+        "rate_limited_probability": 0.2,
+        "server_error_probability": 0.1,
+    }
+    with pytest.raises(ValueError, match="429, 503, 500, drop"):
+        parse_faults(["502=0.1"])
+    with pytest.raises(ValueError, match="not a number"):
+        parse_faults(["503=often"])
+
+
+def test_command_refuses_a_bad_fault_flag() -> None:
+    """A bad ``--fault`` (or an impossible probability) exits 2 with the reason."""
+    import typer
+    from typer.testing import CliRunner
+
+    from mindo_async.testing._command import emulator_command
+
+    app = typer.Typer()
+    app.command()(emulator_command)
+    for args, message in (
+        (["--fault", "teapot=1"], "NAME=PROBABILITY"),
+        (["--fault", "503=2"], ""),
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output
