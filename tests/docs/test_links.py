@@ -58,7 +58,7 @@ def test_every_markdown_file_named_exists_in_the_repository(page: Path) -> None:
 def test_the_checker_notices_a_link_outside_the_repository(tmp_path: Path) -> None:
     """A link that leaves the repository, or names a missing file, is reported."""
     page = ROOT / "docs" / "index.md"
-    assert not _resolves(page, "../../shared/RELIABILITY.md")
+    assert not _resolves(page, "../../elsewhere/RELIABILITY.md")
     assert not _resolves(page, "missing.md")
     assert _resolves(page, "reliability.md#which-failures-prove-the-request-was-never-sent")
     assert MENTION.findall("see RELIABILITY.md for details") == ["RELIABILITY.md"]
