@@ -145,6 +145,34 @@ def _read(
         raise typer.Exit(_exit_code(exc)) from None
 
 
+def _show(
+    call: Callable[[AsyncMindo], Awaitable[_T]],
+    render: Callable[[_T, Console], None],
+    *,
+    json_output: bool,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float,
+    verbose: bool,
+) -> None:
+    """One read command: run ``call``, then print its answer as JSON or with ``render``."""
+    out, err = consoles()
+    configure_logging(verbose)
+    result = _read(
+        call,
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        json_output=json_output,
+        out=out,
+        err=err,
+    )
+    if json_output:
+        out.print_json(data=to_json(result))
+    else:
+        render(result, out)
+
+
 def _when(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value is not None else "-"
 
@@ -215,21 +243,15 @@ def account_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Show the account: phone numbers with tier and quota, templates with their variables."""
-    out, err = consoles()
-    configure_logging(verbose)
-    accounts = _read(
+    _show(
         lambda mindo: mindo.business_accounts.get(),
+        print_accounts,
+        json_output=json_output,
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
-        json_output=json_output,
-        out=out,
-        err=err,
+        verbose=verbose,
     )
-    if json_output:
-        out.print_json(data=to_json(accounts))
-    else:
-        print_accounts(accounts, out)
 
 
 # -- mindo contact ----------------------------------------------------------------------
@@ -265,21 +287,15 @@ def contact_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Look a contact up by phone: replies and WhatsApp's 24-hour session window."""
-    out, err = consoles()
-    configure_logging(verbose)
-    lookup = _read(
+    _show(
         lambda mindo: mindo.contacts.lookup(phone),
+        lambda result, out: print_contact(result, phone, out),
+        json_output=json_output,
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
-        json_output=json_output,
-        out=out,
-        err=err,
+        verbose=verbose,
     )
-    if json_output:
-        out.print_json(data=to_json(lookup))
-    else:
-        print_contact(lookup, phone, out)
 
 
 # -- mindo business ---------------------------------------------------------------------
@@ -369,21 +385,15 @@ def business_info_command(
     verbose: VerboseOption = False,
 ) -> None:
     """The company profile."""
-    out, err = consoles()
-    configure_logging(verbose)
-    info = _read(
+    _show(
         lambda mindo: mindo.business.info(),
+        print_info,
+        json_output=json_output,
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
-        json_output=json_output,
-        out=out,
-        err=err,
+        verbose=verbose,
     )
-    if json_output:
-        out.print_json(data=to_json(info))
-    else:
-        print_info(info, out)
 
 
 @business_app.command("hours")
@@ -395,21 +405,15 @@ def business_hours_command(
     verbose: VerboseOption = False,
 ) -> None:
     """The fixed weekly opening hours of every branch."""
-    out, err = consoles()
-    configure_logging(verbose)
-    branches = _read(
+    _show(
         lambda mindo: mindo.business.hours(),
+        print_hours,
+        json_output=json_output,
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
-        json_output=json_output,
-        out=out,
-        err=err,
+        verbose=verbose,
     )
-    if json_output:
-        out.print_json(data=to_json(branches))
-    else:
-        print_hours(branches, out)
 
 
 def _date_option(value: str | None, option: str) -> date | None:
@@ -436,23 +440,17 @@ def business_holidays_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Closures and reduced-hours days, optionally between --from and --to."""
-    out, err = consoles()
-    configure_logging(verbose)
     first = _date_option(start, "--from")
     last = _date_option(end, "--to")
-    holidays = _read(
+    _show(
         lambda mindo: mindo.business.holidays(start=first, end=last),
+        print_holidays,
+        json_output=json_output,
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
-        json_output=json_output,
-        out=out,
-        err=err,
+        verbose=verbose,
     )
-    if json_output:
-        out.print_json(data=to_json(holidays))
-    else:
-        print_holidays(holidays, out)
 
 
 # -- mindo message ----------------------------------------------------------------------
