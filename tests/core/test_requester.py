@@ -207,8 +207,8 @@ async def test_a_link_on_the_base_origin_is_followed_with_the_key() -> None:
     assert seen[0].headers["X-API-Key"] == API_KEY
 
 
-async def test_a_read_sends_no_content_type_and_a_send_does() -> None:
-    """GETs carry no body and no Content-Type; the send carries JSON."""
+async def test_a_read_sends_no_body_and_no_content_type() -> None:
+    """GETs carry no body and no Content-Type header."""
     handler, seen = scripted(httpx.Response(200, json=INFO))
     async with client_for(handler) as mindo:
         await get_info(mindo)
