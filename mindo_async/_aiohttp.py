@@ -22,6 +22,7 @@ import functools
 import select
 import ssl
 import weakref
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -51,6 +52,7 @@ class _Flight:
         "connected",
         "deadline",
         "due",
+        "on_write",
         "owner",
         "protocol",
         "reused_after",
@@ -73,6 +75,8 @@ class _Flight:
         self.protocol: _Handler | None = None
         #: The request's ``trace`` extension, told when the request starts being written.
         self.trace: Any = None
+        #: Called (not awaited) when the request starts being written.
+        self.on_write: Callable[[], None] | None = None
         #: How long the pooled connection had been idle, when one was reused.
         self.reused_after: float | None = None
 
@@ -213,6 +217,8 @@ class _Connector(aiohttp.TCPConnector):
         if flight is not None:
             flight.protocol = protocol if isinstance(protocol, _Handler) else None
             flight.on_connected(self._loop.time())
+            if flight.on_write is not None:
+                flight.on_write()
             if flight.trace is not None:
                 # The connection is ours; aiohttp writes the request next. Told as
                 # httpcore tells it, so the requester can count a cancellation
@@ -264,6 +270,20 @@ def _maybe_sent(exc: BaseException) -> httpx.TransportError:
     if isinstance(exc, asyncio.CancelledError):
         return httpx.ReadError("the transport was closed while the request was in flight")
     return httpx.ReadError(str(exc) or type(exc).__name__)
+
+
+class Answer:
+    """An answer read whole: what the requester interprets (as it would an ``httpx.Response``)."""
+
+    __slots__ = ("content", "headers", "response", "status_code")
+
+    def __init__(self, response: aiohttp.ClientResponse, content: bytes) -> None:
+        #: aiohttp's response (released: its status, headers and reason stay readable).
+        self.response = response
+        self.status_code: int = response.status
+        #: The headers, case-insensitive.
+        self.headers: Mapping[str, str] = response.headers
+        self.content = content
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -331,7 +351,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        phases = request.extensions.get("timeout") or {}
+        return self.timeout_for(request.extensions.get("timeout"))
+
+    def timeout_for(self, phases: Mapping[str, float | None] | None) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for httpx's per-phase ones (``Timeout.as_dict()``), cached."""
+        phases = phases or {}
         connect = phases.get("connect")
         pool = phases.get("pool")
         read = phases.get("read")
@@ -370,26 +394,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep, loop)
 
     def _url(self, request: httpx.Request) -> yarl.URL:
+        return self.url_for(request.url)
+
+    def url_for(self, url: httpx.URL) -> yarl.URL:
+        """aiohttp's URL for httpx's (already encoded: not re-quoted), cached."""
         last = self._last_url
-        if last is not None and last[0] is request.url:
+        if last is not None and last[0] is url:
             # The requester sends every request with the same URL object.
             return last[1]
-        text = str(request.url)
-        url = self._urls.get(text)
-        if url is None:
+        text = str(url)
+        converted = self._urls.get(text)
+        if converted is None:
             if len(self._urls) > 64:
                 self._urls.clear()
             # httpx has already encoded it: do not let yarl re-quote it.
-            url = yarl.URL(text, encoded=True)
-            self._urls[text] = url
-        self._last_url = (request.url, url)
-        return url
+            converted = yarl.URL(text, encoded=True)
+            self._urls[text] = converted
+        self._last_url = (url, converted)
+        return converted
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its answer, read whole (up to the cap)."""
         if self._closed:
             raise TransportClosedError("the transport is closed; the request was not sent")
-        session = self._session or self._open()
         try:
             content = request.content
         except httpx.RequestNotRead:
@@ -400,27 +427,74 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers = headers.copy()
             del headers["transfer-encoding"]
             headers["content-length"] = str(len(content))
-        data = content or None
-        cap = max_body(request)
-        seconds = deadline(request)
+        answer = await self.exchange(
+            request.method,
+            self._url(request),
+            headers.multi_items(),
+            content or None,
+            timeout=self._timeout(request),
+            cap=max_body(request),
+            seconds=deadline(request),
+            trace=request.extensions.get("trace"),
+            server_hostname=request.extensions.get("sni_hostname"),
+        )
+        response = answer.response
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            content=answer.content,
+            request=request,
+            extensions=extensions,
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        data: bytes | None,
+        *,
+        timeout: aiohttp.ClientTimeout,
+        cap: int,
+        seconds: float | None,
+        trace: Any = None,
+        on_write: Callable[[], None] | None = None,
+        server_hostname: str | None = None,
+    ) -> Answer:
+        """Send one request and read its answer whole (up to ``cap`` bytes).
+
+        The work of ``handle_async_request`` without httpx's ``Request`` and
+        ``Response`` objects: the requester's fast path calls it directly.
+        ``seconds`` is the deadline for the whole answer once the request is
+        written; ``on_write`` is called (and ``trace`` awaited, as httpcore
+        does) once a connection is obtained, before a byte is written. Failures
+        are httpx exceptions, mapped as the module docstring says.
+        """
+        if self._closed:
+            raise TransportClosedError("the transport is closed; the request was not sent")
+        session = self._session or self._open()
         flight = _Flight(self, seconds, asyncio.current_task())
-        flight.trace = request.extensions.get("trace")
+        flight.trace = trace
+        flight.on_write = on_write
         token = _FLIGHT.set(flight)
         self._flights.add(flight)
         response: aiohttp.ClientResponse | None = None
         try:
             response = await session.request(
-                request.method,
-                self._url(request),
-                headers=headers.multi_items(),
+                method,
+                url,
+                headers=headers,
                 data=data,
                 allow_redirects=False,
                 auto_decompress=False,
-                timeout=self._timeout(request),
-                server_hostname=request.extensions.get("sni_hostname"),
+                timeout=timeout,
+                server_hostname=server_hostname,
             )
             length = response.content_length
-            if request.method == "HEAD" or response.status in (204, 304):
+            if method == "HEAD" or response.status in (204, 304):
                 length = 0  # no body, whatever Content-Length says
             if length is not None and length > cap:
                 raise too_large(cap)
@@ -466,16 +540,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         response.release()
         if flight.protocol is not None:
             flight.protocol.idle_since = asyncio.get_running_loop().time()
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            content=body,
-            request=request,
-            extensions=extensions,
-        )
+        return Answer(response, body)
 
     async def aclose(self) -> None:
         """Close the pool: requests not yet written fail as never sent

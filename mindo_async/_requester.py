@@ -14,13 +14,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import anyio
 import anyio.lowlevel
 import httpx
 
+from ._answer import DEFAULT_MAX_BODY_OTHER, DEFAULT_MAX_BODY_POST
 from ._config import PRODUCTION_HOST
 from ._conversion import encode_request
 from ._endpoints import SEND, Endpoint
@@ -51,12 +52,32 @@ from ._transport import (
     refuse_unintercepted_production,
 )
 
+# unasync: async only
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
+# unasync: end
+
 logger = logging.getLogger("mindo_async")
 
 _T = TypeVar("_T")
 
+
+class Answer(Protocol):
+    """What the requester reads of an answer: an ``httpx.Response``, or the
+    aiohttp transport's own ``Answer`` on the fast path."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 #: What an answer means: the result, or the error (returned, not raised).
-Interpret = Callable[[httpx.Response, int], "_T | MindoError"]
+Interpret = Callable[[Answer, int], "_T | MindoError"]
 
 QueryValue = str | int | float | None
 
@@ -81,6 +102,10 @@ class Flight:
         self.before_send = before_send
         #: Whether ``before_send`` returned.
         self.marked = False
+
+    def wrote(self) -> None:
+        """The transport starts writing the request: from now on it may be sent."""
+        self.maybe_sent = True
 
 
 class _FirstByte:
@@ -170,6 +195,13 @@ class Requester:
         self._get_headers = http.build_request(
             "GET", base_url + SEND.path, headers=read_headers, timeout=timeout
         ).headers
+        # unasync: async only
+        # The same, for the aiohttp fast path (which sets Content-Length itself).
+        self._post_headers_list = self._post_headers.multi_items()
+        self._get_headers_list = self._get_headers.multi_items()
+        self._timeouts: Mapping[str, float | None] = self._extensions["timeout"]
+        self._deadline = self._timeouts.get("read")
+        # unasync: end
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -232,7 +264,7 @@ class Requester:
         so that a caller cancelled mid-way knows whether anything may have left.
         """
 
-        def interpret(response: httpx.Response, attempts: int) -> SentMessage | MindoError:
+        def interpret(response: Answer, attempts: int) -> SentMessage | MindoError:
             return interpret_response(
                 response.status_code,
                 response.headers,
@@ -290,7 +322,7 @@ class Requester:
         return result
 
     def _json_interpreter(self, endpoint: Endpoint, request: object) -> Interpret[Any]:
-        def interpret(response: httpx.Response, attempts: int) -> Any:
+        def interpret(response: Answer, attempts: int) -> Any:
             content = redact(response.content, self._api_key)
             status = response.status_code
             if 200 <= status < 300:
@@ -498,13 +530,58 @@ class Requester:
             getattr(transport, "reports_first_byte", False)
         )
 
+    # unasync: async only (aiohttp runs on asyncio: the sync client has no fast path)
+    def _fast_transport(self) -> AiohttpTransport | None:
+        """The aiohttp transport to hand requests to without httpx's objects, if any."""
+        transport = self._transport
+        if isinstance(transport, AutoTransport) and not client_routing_is_patched():
+            return transport.aiohttp_transport()
+        return None
+
+    async def _send_fast(
+        self,
+        transport: AiohttpTransport,
+        method: str,
+        url: httpx.URL,
+        body: bytes | None,
+        flight: Flight | None,
+    ) -> Answer:
+        """``_send`` on the library's own client on aiohttp: no httpx ``Request`` or
+        ``Response`` is built (they cost about as much CPU as aiohttp's own work;
+        issue 12, benchmarks/)."""
+        answer = await transport.exchange(
+            method,
+            transport.url_for(url),
+            self._post_headers_list if body is not None else self._get_headers_list,
+            body,
+            timeout=transport.timeout_for(self._timeouts),
+            cap=DEFAULT_MAX_BODY_POST if body is not None else DEFAULT_MAX_BODY_OTHER,
+            seconds=self._deadline,
+            on_write=None if flight is None else flight.wrote,
+        )
+        if "Content-Encoding" not in answer.headers:
+            return answer
+        # Compressed (httpx asks for gzip): httpx decodes it, as on its own path.
+        response = httpx.Response(
+            answer.status_code, headers=answer.response.raw_headers, content=answer.content
+        )
+        response.read()
+        return response
+
+    # unasync: end
+
     async def _send(
         self,
         endpoint: Endpoint,
         url: httpx.URL,
         body: bytes | None,
         flight: Flight | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
+        # unasync: async only
+        fast = self._fast_transport()
+        if fast is not None:
+            return await self._send_fast(fast, endpoint.method, url, body, flight)
+        # unasync: end
         # The same request as Request(content=body), at a third of the cost: with
         # a stream given, httpx does not re-check and re-normalise every header.
         if body is not None:

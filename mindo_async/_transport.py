@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 import sniffio
@@ -18,6 +18,9 @@ import sniffio
 from ._config import PRODUCTION_HOST
 from ._errors import ConfigurationError
 from ._httpcore import BoundedHTTPTransport
+
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
 
 #: Which transport ``AsyncMindo`` builds its own ``httpx.AsyncClient`` on.
 TransportName = Literal["auto", "aiohttp", "httpx"]
@@ -133,7 +136,7 @@ def make_proxy_transport(
     return _httpx_transport(limits, on_pool_size, proxy)
 
 
-def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+def _aiohttp_transport(limits: httpx.Limits) -> AiohttpTransport:
     # Imported here: aiohttp is loaded only where it runs (asyncio).
     from ._aiohttp import AiohttpTransport
 
@@ -183,6 +186,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
         self._on_pool_size = on_pool_size
         self._inner: httpx.AsyncBaseTransport | None = None
         self._under_respx: httpx.AsyncBaseTransport | None = None
+        self._aiohttp: AiohttpTransport | None = None
 
     @property
     def inner(self) -> httpx.AsyncBaseTransport | None:
@@ -192,7 +196,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
     def _choose(self) -> httpx.AsyncBaseTransport:
         library = sniffio.current_async_library()
         if library == "asyncio":
-            self._inner = _aiohttp_transport(self._limits)
+            self._inner = self._aiohttp = _aiohttp_transport(self._limits)
         elif self._aiohttp_only:
             raise ConfigurationError(
                 f"transport='aiohttp' runs only on asyncio, not {library}: "
@@ -201,6 +205,15 @@ class AutoTransport(httpx.AsyncBaseTransport):
         else:
             self._inner = _httpx_transport(self._limits, self._on_pool_size)
         return self._inner
+
+    def aiohttp_transport(self) -> AiohttpTransport | None:
+        """The aiohttp transport requests go to now (chosen on first use), or ``None``:
+        under trio, or while respx's router is active."""
+        if respx_is_active():
+            return None
+        if self._inner is None:
+            self._choose()
+        return self._aiohttp
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if respx_is_active():

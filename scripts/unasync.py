@@ -87,6 +87,11 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
 
 _RELATIVE_IMPORT = re.compile(r"^(\s*)from (\.+)([\w.]*) import ")
 
+#: Lines from a comment ``# unasync: async only`` to ``# unasync: end`` (both
+#: included) are left out of the sync code: the aiohttp fast path, for one.
+_SKIP_START = re.compile(r"^\s*# unasync: async only\b")
+_SKIP_END = re.compile(r"^\s*# unasync: end\b")
+
 
 def sources() -> list[Path]:
     """The async modules to rewrite, sorted."""
@@ -131,7 +136,13 @@ def _rewrite_import(line: str, package: str, generated: set[str]) -> str:
 def unasync_text(text: str, *, package: str, generated: set[str], source: str) -> str:
     """The sync version of the module ``text`` (of ``package``), before formatting."""
     out = [HEADER.format(source=source)]
+    skipping = False
     for line in text.splitlines(keepends=True):
+        if _SKIP_START.match(line):
+            skipping = True
+        if skipping:
+            skipping = not _SKIP_END.match(line)
+            continue
         line = _rewrite_import(line, package, generated)
         for pattern, replacement in SUBSTITUTIONS:
             line = re.sub(pattern, replacement, line)

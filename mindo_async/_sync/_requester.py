@@ -55,8 +55,23 @@ logger = logging.getLogger("mindo_async")
 
 _T = TypeVar("_T")
 
+
+class Answer(Protocol):
+    """What the requester reads of an answer: an ``httpx.Response``, or the
+    aiohttp transport's own ``Answer`` on the fast path."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 #: What an answer means: the result, or the error (returned, not raised).
-Interpret = Callable[[httpx.Response, int], "_T | MindoError"]
+Interpret = Callable[[Answer, int], "_T | MindoError"]
 
 QueryValue = str | int | float | None
 
@@ -81,6 +96,10 @@ class Flight:
         self.before_send = before_send
         #: Whether ``before_send`` returned.
         self.marked = False
+
+    def wrote(self) -> None:
+        """The transport starts writing the request: from now on it may be sent."""
+        self.maybe_sent = True
 
 
 class _FirstByte:
@@ -232,7 +251,7 @@ class Requester:
         so that a caller cancelled mid-way knows whether anything may have left.
         """
 
-        def interpret(response: httpx.Response, attempts: int) -> SentMessage | MindoError:
+        def interpret(response: Answer, attempts: int) -> SentMessage | MindoError:
             return interpret_response(
                 response.status_code,
                 response.headers,
@@ -290,7 +309,7 @@ class Requester:
         return result
 
     def _json_interpreter(self, endpoint: Endpoint, request: object) -> Interpret[Any]:
-        def interpret(response: httpx.Response, attempts: int) -> Any:
+        def interpret(response: Answer, attempts: int) -> Any:
             content = redact(response.content, self._api_key)
             status = response.status_code
             if 200 <= status < 300:
@@ -500,7 +519,7 @@ class Requester:
         url: httpx.URL,
         body: bytes | None,
         flight: Flight | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         # The same request as Request(content=body), at a third of the cost: with
         # a stream given, httpx does not re-check and re-normalise every header.
         if body is not None:
