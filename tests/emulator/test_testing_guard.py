@@ -58,6 +58,8 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Recorder:
         return recorder.response(request)
 
     monkeypatch.setattr(AutoTransport, "handle_async_request", handle_async)
+    # No aiohttp fast path around the recorder: every request goes to handle_async.
+    monkeypatch.setattr(AutoTransport, "aiohttp_transport", lambda self: None)
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
     return recorder
 
