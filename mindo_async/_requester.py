@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -44,7 +45,7 @@ from ._protocol import (
     mask_phone,
     redact,
 )
-from ._ratelimit import Priority, RateLimiter
+from ._ratelimit import LocalRateLimiter, Priority, RateLimiter
 from ._retry import RetryPolicy, settle
 from ._transport import (
     AutoTransport,
@@ -178,6 +179,7 @@ class Requester:
         self._api_key = api_key
         self._policy = policy
         self._limiter = limiter
+        self._local_uncapped = limiter if type(limiter) is LocalRateLimiter else None
         self._connections = connections
         self._transport = transport
         #: Raises ``ClientClosedError`` once the client is closed.
@@ -374,7 +376,7 @@ class Requester:
                         "the http_client given to AsyncMindo was closed by its owner; "
                         "nothing was sent"
                     )
-                if pace_key is not None:
+                if pace_key is not None and not self._unpaced(pace_key):
                     paused = await self._limiter.paused_for(pace_key)
                     if paused > self._policy.max_retry_after:
                         # The API asked for a longer pause than we wait: fail fast, send nothing.
@@ -396,10 +398,13 @@ class Requester:
                 # a free slot is taken without acquire's extra trip through the event
                 # loop: the send that follows yields anyway (issue 6, benchmarks/).
                 await anyio.lowlevel.checkpoint_if_cancelled()
-                try:
-                    self._connections.acquire_nowait()
-                except anyio.WouldBlock:
-                    await self._connections.acquire()
+                # No cap on connections (the default on aiohttp): no slot to take.
+                capped = self._connections.total_tokens != math.inf
+                if capped:
+                    try:
+                        self._connections.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await self._connections.acquire()
                 try:
                     if flight is not None and not flight.marked and flight.before_send is not None:
                         # The journal's "in flight": the pacing slot and the connection
@@ -458,7 +463,8 @@ class Requester:
                             # The server answered and did not process it.
                             flight.maybe_sent = flight.ambiguous_before
                 finally:
-                    self._connections.release()
+                    if capped:
+                        self._connections.release()
                 self._annotated(error, endpoint, url)
                 if isinstance(error, DeliveryUnknownError):
                     if earlier is None:
@@ -506,6 +512,12 @@ class Requester:
             # Without the query: it may hold a phone number.
             error.url = str(url.copy_with(query=None))
         return error
+
+    def _unpaced(self, number: str) -> bool:
+        """Whether ``number`` may send now without asking the limiter: the in-process
+        limiter with no cap, and no pause in force (two dict lookups, no await)."""
+        local = self._local_uncapped
+        return local is not None and local.pacer.rate is None and not local.pacer.paused_for(number)
 
     def _pool_closed(self) -> bool:
         """Whether the HTTP client was closed (read afresh: it changes while we wait)."""
