@@ -70,9 +70,54 @@ def phone_problem(value: object) -> str | None:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException:
             return "is not a valid phone number"
-    if not phonenumbers.is_valid_number(number):
+    if not valid_number(number):
         return "is not a valid phone number for its country code"
     return None
+
+
+def valid_number(number: phonenumbers.PhoneNumber) -> bool:
+    """``phonenumbers.is_valid_number(number)``, deciding the common case in three matches.
+
+    libphonenumber finds a number valid when it matches its region's general
+    pattern and the pattern of one type; it tries eight rare types (premium
+    rate, toll free, ...) before fixed line and mobile, about fifteen
+    microseconds a number. Here a number of a country code with one region is
+    first matched against the general, fixed-line and mobile patterns exactly
+    as libphonenumber matches them (possible lengths, then a full match); only
+    a number that fails them is handed to ``is_valid_number``, so the answer is
+    always libphonenumber's (the test suite checks both agree).
+    """
+    code = number.country_code
+    regions = None if code is None else phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if regions is not None and len(regions) == 1 and regions[0] != "001":
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(regions[0])
+        if metadata is not None:
+            national = phonenumbers.national_significant_number(number)
+            if _matches(national, metadata.general_desc) and (
+                _matches(national, metadata.fixed_line)
+                or (
+                    not metadata.same_mobile_and_fixed_line_pattern
+                    and _matches(national, metadata.mobile)
+                )
+            ):
+                return True
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def _matches(national: str, desc: phonenumbers.PhoneNumberDesc | None) -> bool:
+    """Whether ``national`` matches ``desc`` as libphonenumber matches a number type."""
+    if desc is None:
+        return False
+    lengths = desc.possible_length
+    if lengths and len(national) not in lengths:
+        return False
+    pattern = desc.national_number_pattern
+    return bool(pattern) and _compiled(pattern).fullmatch(national) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 # phonenumbers.parse costs about 25 us a number, most of it spent on what an
@@ -136,7 +181,7 @@ def phone_to_e164(
         return None, f"is not a phone number ({detail})"
     if number.extension:
         return None, "must not have an extension"
-    if not phonenumbers.is_valid_number(number):
+    if not valid_number(number):
         return None, f"is not a valid phone number (read with default region {default_region})"
     return phonenumbers.format_number(number, _E164_FORMAT), None
 
