@@ -92,7 +92,11 @@ def valid_number(number: phonenumbers.PhoneNumber) -> bool:
     if regions is not None and len(regions) == 1 and regions[0] != "001":
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(regions[0])
         if metadata is not None:
-            national = phonenumbers.national_significant_number(number)
+            national = (
+                str(number.national_number)
+                if not number.italian_leading_zero
+                else phonenumbers.national_significant_number(number)
+            )
             if _matches(national, metadata.general_desc) and (
                 _matches(national, metadata.fixed_line)
                 or (
