@@ -6,10 +6,11 @@ between two neighbouring layers is what that layer costs per send:
 
 1. raw aiohttp: ``ClientSession.post`` + read + ``json.loads``;
 2. httpx-aiohttp's ``AiohttpTransport.handle_async_request`` called directly on an
-   ``httpx.Request`` (2b: the same on this library's own aiohttp transport);
+   ``httpx.Request`` (2b: the same on this library's own aiohttp transport; 2c: its
+   ``exchange``, without httpx's objects, which is what ``_deliver`` calls);
 3. ``httpx.AsyncClient.send`` on that transport (``client.post``);
 4. ``AsyncMindo._deliver``: encoding, retry loop, limiter, interpretation (on the
-   client it built, it calls the transport directly; 4b is the same on a caller's
+   client it built, it calls the transport's ``exchange`` directly; 4b is the same on a caller's
    own client, through ``AsyncClient.send``);
 5. ``AsyncMindo.stream_many``: validation, dedupe digest, breakers, result stream
    (journal off), with dedupe on and off.
@@ -68,6 +69,36 @@ async def transport_direct(
             response = await transport.handle_async_request(request)
             content = await response.aread()
             return response.status_code == 200 and "message_id" in json.loads(content)
+
+        return await _timed(send_one, count, concurrency, limit)
+    finally:
+        await transport.aclose()
+
+
+async def transport_exchange(
+    base_url: str, api_key: str, count: int, concurrency: int, limit: float
+) -> Run:
+    """``AiohttpTransport.exchange``: this library's transport without httpx's objects.
+
+    What the requester's fast path calls for the client the library built: the
+    same deadline, body cap and idle-connection checks as ``handle_async_request``.
+    """
+    import httpx
+    import yarl
+
+    from mindo_async._aiohttp import AiohttpTransport
+
+    transport = AiohttpTransport()
+    url = yarl.URL(send_url(base_url))
+    headers = list(_headers(api_key).items())
+    timeout = transport.timeout_for(httpx.Timeout(30.0, connect=5.0).as_dict())
+    try:
+
+        async def send_one(index: int) -> bool:
+            answer = await transport.exchange(
+                "POST", url, headers, _encode(index), timeout=timeout, cap=65536, seconds=30.0
+            )
+            return answer.status_code == 200 and "message_id" in json.loads(answer.content)
 
         return await _timed(send_one, count, concurrency, limit)
     finally:
@@ -172,6 +203,7 @@ LAYERS: dict[str, Callable[..., Coroutine[Any, Any, Run]]] = {
     "2b mindo_async's AiohttpTransport.handle_async_request": functools.partial(
         transport_direct, ours=True
     ),
+    "2c mindo_async's AiohttpTransport.exchange (the fast path)": transport_exchange,
     "3 httpx.AsyncClient.send on AiohttpTransport": client_on_aiohttp,
     "4 AsyncMindo._deliver": deliver,
     "4b AsyncMindo._deliver, caller's http_client": deliver_injected,

@@ -216,7 +216,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"**CPU per send, layer by layer** (server answers at once, "
             f"{layers['settings']['concurrency']} concurrent). Each row runs the same sends "
             "through one more layer; `AsyncMindo._deliver` calls the transport of the client it "
-            "built directly (row 2), not `AsyncClient.send` (row 3).",
+            "built directly, without httpx's Request and Response (row 2c), not "
+            "`AsyncClient.send` (row 3).",
             "",
             "| layer | CPU us/send | over raw aiohttp | req/s |",
             "|---|---:|---:|---:|",

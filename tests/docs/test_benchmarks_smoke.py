@@ -57,7 +57,10 @@ def test_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     assert all(run["results"]["sent"] > 0 for run in scenarios["s3"]["runs"])
     assert all(run["peak_rss_mb"] > 0 for run in scenarios["s3"]["runs"])
     assert all(c["p50_us"] > 0 for c in scenarios["s4"]["contenders"].values())
-    assert len(scenarios["layers"]["layers"]) == 8  # benchmarks._layers.LAYERS
+    layers = scenarios["layers"]["layers"]
+    # Every layer of benchmarks._layers.LAYERS, raw aiohttp to stream_many, the fast path too.
+    assert len(layers) == 9
+    assert "2c mindo_async's AiohttpTransport.exchange (the fast path)" in layers
     assert scenarios["layers"]["library_work_us"]
     machine = results["machine"]
     assert machine["versions"]["httpx"]
