@@ -420,10 +420,14 @@ class AsyncMindo:
         values that are not ``https://`` URLs; per phone number, unknown numbers,
         ``can_send`` false, and more distinct recipients than the quota has
         left. The account comes from ``business_accounts.get(max_age=account_cache_ttl)``.
+        Each request is checked as it will be sent: with ``default_region``, a
+        national-format ``recipient_phone`` is read in its E.164 form.
         """
         self._ensure_open()
         accounts = await self.business_accounts.get(max_age=self._account_cache_ttl)
-        return await check_campaign_async(accounts, _fresh(requests))
+        return await check_campaign_async(
+            accounts, _fresh(requests), default_region=self._options.default_region
+        )
 
     @asynccontextmanager
     async def _checked_stream(

@@ -19,7 +19,7 @@ import attrs
 from ._dedupe import DigestSet
 from ._errors import UnknownTemplateError
 from ._models import SendRequest
-from ._validation import request_problems
+from ._validation import phone_to_e164, request_problems
 from .types.business_accounts import (
     AccountPhoneNumber,
     BusinessAccounts,
@@ -234,11 +234,22 @@ class PreflightChecker:
     ``validate=False`` skips the checks ``send`` makes before any I/O (phone
     numbers, name shapes), for requests already validated (``mindo bulk``'s
     rows): they are most of the cost, libphonenumber's above all.
+
+    ``default_region``: read ``recipient_phone`` as the client will send it
+    (national forms of that region become E.164), so a request is checked
+    exactly as it will be sent.
     """
 
-    def __init__(self, accounts: BusinessAccounts, *, validate: bool = True) -> None:
+    def __init__(
+        self,
+        accounts: BusinessAccounts,
+        *,
+        validate: bool = True,
+        default_region: str | None = None,
+    ) -> None:
         self.accounts = accounts
         self._validate = validate
+        self._region = default_region
         self._problems: list[PreflightProblem] = []
         self._numbers: dict[str, _NumberTally] = {}
         self._templates: dict[tuple[str, str, str], Template | UnknownTemplateError] = {}
@@ -288,7 +299,7 @@ class PreflightChecker:
                 )
             )
 
-        invalid = request_problems(request) if self._validate else {}
+        invalid = request_problems(request, self._region) if self._validate else {}
         for field, messages in invalid.items():
             add(ProblemCode.INVALID_REQUEST, f"{field}: {'; '.join(messages)}")
         if number_id is not None:
@@ -299,11 +310,18 @@ class PreflightChecker:
                 self._check_template(request, add)
             if not found:
                 # Only a request that can be sent uses the quota.
-                tally.recipients.add(recipient_key(request.recipient_phone))
+                tally.recipients.add(recipient_key(self._sent_phone(request.recipient_phone)))
         if found:
             self._invalid += 1
             self._problems.extend(found)
         return tuple(found)
+
+    def _sent_phone(self, phone: Any) -> Any:
+        """``phone`` as it will be sent: its E.164 form when a region reads it."""
+        if self._region is None:
+            return phone
+        e164, _ = phone_to_e164(phone, self._region)
+        return e164 if e164 is not None else phone
 
     def _check_template(self, request: SendRequest, add: Any) -> None:
         template = self._template(request)
@@ -409,23 +427,34 @@ class PreflightChecker:
         )
 
 
-def check_campaign(accounts: BusinessAccounts, requests: Iterable[SendRequest]) -> PreflightReport:
-    """Check every request of ``requests`` (read once) against ``accounts``."""
-    checker = PreflightChecker(accounts)
+def check_campaign(
+    accounts: BusinessAccounts,
+    requests: Iterable[SendRequest],
+    *,
+    default_region: str | None = None,
+) -> PreflightReport:
+    """Check every request of ``requests`` (read once) against ``accounts``.
+
+    ``default_region``: the client's, so national numbers are checked as sent.
+    """
+    checker = PreflightChecker(accounts, default_region=default_region)
     for index, request in enumerate(requests):
         checker.check(index, request)
     return checker.report()
 
 
 async def check_campaign_async(
-    accounts: BusinessAccounts, requests: Iterable[SendRequest] | AsyncIterable[SendRequest]
+    accounts: BusinessAccounts,
+    requests: Iterable[SendRequest] | AsyncIterable[SendRequest],
+    *,
+    default_region: str | None = None,
 ) -> PreflightReport:
     """``check_campaign`` for an iterable or an async iterable.
 
     It yields to the event loop every few thousand requests, so a large list
     does not stall other tasks.
     """
-    checker = PreflightChecker(accounts)
+    checker = PreflightChecker(accounts, default_region=default_region)
     if isinstance(requests, AsyncIterable):
         index = 0
         async for request in requests:

@@ -171,3 +171,51 @@ async def test_without_a_region_the_sample_is_mostly_refused() -> None:
     sent = {r.request.recipient_phone for r in results if r.outcome is Outcome.SENT}
     assert sent == e164_rows
     assert 0 < len(sent) < 201
+
+
+@pytest.mark.anyio
+async def test_preflight_reads_national_numbers_with_the_client_region() -> None:
+    """``preflight`` checks a national-format number as it will be sent: no invalid request."""
+    emulator = Emulator()
+    request = sample_request("011 15-2345-6789", "Ana", "1", 2)
+    async with _client(emulator, "AR") as mindo:
+        report = await mindo.preflight([request])
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.invalid_requests == 0
+    assert emulator.ledger.messages == ()
+
+
+@pytest.mark.anyio
+async def test_preflight_counts_one_recipient_for_its_national_and_e164_forms() -> None:
+    """The quota count uses the E.164 form: three spellings of one number are one recipient."""
+    emulator = Emulator()
+    requests = [
+        sample_request(phone, "Ana", str(i), i)
+        for i, phone in enumerate(["011 15-2345-6789", "+54 9 11 2345-6789", "+5491123456789"])
+    ]
+    async with _client(emulator, "AR") as mindo:
+        report = await mindo.preflight(requests)
+    assert report.ok
+    assert report.number(DEFAULT_PHONE_NUMBER_ID).recipients == 1
+
+
+@pytest.mark.anyio
+async def test_send_many_preflight_accepts_national_numbers_with_a_region() -> None:
+    """``send_many(preflight=True)`` with AR sends a national-format row, as E.164."""
+    emulator = Emulator()
+    async with _client(emulator, "AR") as mindo:
+        results = await mindo.send_many(
+            [sample_request("011 15-2345-6789", "Ana", "1", 2)], preflight=True
+        )
+    assert [r.outcome for r in results] == [Outcome.SENT]
+    assert [e.recipient_phone for e in emulator.ledger.messages] == ["+5491123456789"]
+
+
+@pytest.mark.anyio
+async def test_preflight_without_a_region_still_refuses_national_numbers() -> None:
+    """Without a region the pre-flight reports a national number as an invalid request."""
+    emulator = Emulator()
+    async with _client(emulator, None) as mindo:
+        report = await mindo.preflight([sample_request("011 15-2345-6789", "Ana", "1", 2)])
+    assert not report.ok
+    assert report.invalid_requests == 1
