@@ -1,10 +1,10 @@
-"""Pages of the list endpoints, and an async paginator that follows ``next``.
+"""Pages of the list endpoints, and a paginator that follows ``next``.
 
 The API pages its lists as ``{"count", "next", "previous", "results"}``, with
 ``next`` and ``previous`` as absolute URLs (``null`` at the ends). A
 paginator is what ``list(...)`` and ``messages(...)`` return:
 
-- ``await paginator`` gives the first ``Page``;
+- ``paginator.first_page()`` gives the first ``Page`` (so does awaiting an async one);
 - ``async for item in paginator`` walks every item of every page;
 - ``async for page in paginator.pages()`` walks page by page.
 
@@ -102,8 +102,11 @@ class AsyncPaginator(Generic[T]):
         self._parse_item = parse_item
         self._what = what
 
+    # unasync: async only (a sync paginator has no ``await``: call ``first_page()``)
     def __await__(self) -> Generator[Any, None, Page[T]]:
         return self.first_page().__await__()
+
+    # unasync: end
 
     async def first_page(self) -> Page[T]:
         """The first page."""

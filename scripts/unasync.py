@@ -8,6 +8,13 @@ sync twins, anyio's primitives become the thread-based ones of
 ``mindo_async/_sync/_concurrency.py``, and imports of generated modules point at
 their sync copies. The output is then formatted by ruff.
 
+What has no line-by-line twin lives behind a small helper of
+``mindo_async/_concurrency.py`` (awaiting a callback that may be a coroutine
+function, reading an async iterable), whose sync twin of the same names is
+hand-written in ``_sync/_concurrency.py``; and lines between
+``# unasync: async only`` and ``# unasync: end`` are left out of the sync copy
+(``AsyncPaginator.__await__``).
+
 ``python scripts/unasync.py --check`` writes nothing and fails when a generated
 file is stale (the lint session and ``tests/test_unasync.py`` run it): edit the
 async file, run the script, commit both.
@@ -29,15 +36,15 @@ SYNC_PACKAGE = f"{PACKAGE}._sync"
 #: The async modules rewritten, as paths relative to the package; each goes to
 #: the same relative path under ``_sync/``. Every module of ``resources/`` is
 #: rewritten, so a new resource needs no change here.
-SOURCES = ("_requester.py", "_pacing.py", "_ratelimit.py", "resources/*.py")
+SOURCES = ("_requester.py", "_pacing.py", "_ratelimit.py", "_pagination.py", "resources/*.py")
 
-#: Async modules not rewritten: the server-side bulk sends wait with anyio's cancel
-#: scopes and await callbacks, which have no line-by-line sync twin yet; the sync
-#: client has a hand-written stand-in (``_sync/resources/bulk_sends.py``).
-EXCLUDED = ("resources/bulk_sends.py",)
+#: Async modules not rewritten: each has a hand-written sync twin at the same path
+#: under ``_sync/`` (the helpers that have no line-by-line rewrite), which the
+#: generated modules import instead.
+EXCLUDED = ("_concurrency.py",)
 
 #: Hand-written files under ``_sync/resources/``, not stale for having no source.
-HAND_WRITTEN = ("bulk_sends.py",)
+HAND_WRITTEN: tuple[str, ...] = ()
 
 HEADER = (
     "# GENERATED from {source} by scripts/unasync.py:\n"
@@ -54,7 +61,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"^\s*transport = transport\.inner\n$", ""),
     (
         r"^import anyio\n$",
-        f"import time\nfrom {SYNC_PACKAGE}._concurrency import CapacityLimiter, Lock, WouldBlock\n",
+        f"import time\nfrom {SYNC_PACKAGE}._concurrency import "
+        "CapacityLimiter, Lock, WouldBlock, move_on_after\n",
     ),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
@@ -64,7 +72,15 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\banyio\.WouldBlock\b", "WouldBlock"),
     (r"\banyio\.Lock\(fast_acquire=True\)", "Lock()"),
     (r"\banyio\.Lock\b", "Lock"),
-    (r"\banyio\.sleep\(", "time.sleep("),
+    (r"\banyio\.sleep\b", "time.sleep"),
+    (r"\banyio\.move_on_after\b", "move_on_after"),
+    # A callback's awaitable result: the sync client's callbacks return nothing.
+    (r"\bAwaitable\[None\] \| None\b", "None"),
+    (r"\bAwaitable\[Any\]", "Any"),
+    # The async linter's exemptions mean nothing in sync code.
+    (r"  # noqa: ASYNC\d+[^\n]*", ""),
+    # The pre-flight over a plain iterable.
+    (r"\bcheck_campaign_async\b", "check_campaign"),
     (r"\banyio\.current_time\(\)", "time.monotonic()"),
     (r"\bhandle_async_request\b", "handle_request"),
     (r"\baread\(\)", "read()"),

@@ -9,7 +9,6 @@ the bulk send among the recent ones.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._concurrency import collect, notify
 from .._conversion import converter
 from .._endpoints import BULK_SEND, BULK_SEND_MESSAGES, BULK_SENDS, SEND_BULK
 from .._errors import (
@@ -345,6 +345,8 @@ class AsyncBulkSends(AsyncAPIResource):
         if timeout is not None and not timeout >= 0:
             raise InvalidRequestError({"timeout": ["must be a number of seconds >= 0, or None"]})
         last: BulkSend | None = None
+        # The scope also cancels a poll in progress at the deadline; the sync client
+        # (no cancellation in a thread) stops at the deadline check below.
         with anyio.move_on_after(timeout if timeout is not None else math.inf) as scope:
             delay = poll_interval
             while True:
@@ -365,13 +367,13 @@ class AsyncBulkSends(AsyncAPIResource):
                     if bulk != last:
                         last = bulk
                         if on_update is not None:
-                            result = on_update(bulk)
-                            if inspect.isawaitable(result):
-                                await result
+                            await notify(on_update, bulk)
                     if bulk.is_terminal:
                         return bulk
-                await _sleep(delay)
-        assert scope.cancelled_caught
+                remaining = scope.deadline - anyio.current_time()
+                if remaining <= 0:
+                    break
+                await _sleep(min(delay, remaining))
         state = f"; last status {last.status}" if last is not None else "; no poll succeeded"
         raise BulkSendTimeoutError(
             f"bulk send {bulk_send_id} did not end within {timeout} s{state} "
@@ -390,7 +392,7 @@ class AsyncBulkSends(AsyncAPIResource):
         status: MessageStatus | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[BulkMessage]:
-        """The messages of a bulk send, page by page (``await`` it, or ``async for`` over it).
+        """The messages of a bulk send, page by page (``first_page()``, or iterate for every item).
 
         ``status`` keeps only ``sent``, ``delivered``, ``read`` or ``failed``
         messages (the server's filter; its example answers other statuses too).
@@ -428,7 +430,7 @@ class AsyncBulkSends(AsyncAPIResource):
         created_before: date | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[BulkSend]:
-        """Past bulk sends, page by page (``await`` it, or ``async for`` over it).
+        """Past bulk sends, page by page (``first_page()``, or iterate for every item).
 
         ``status``: one of the six ``BulkSendStatus`` values (any casing).
         ``template``: Mindo's internal template id (``BulkSend.template.id``),
@@ -509,7 +511,7 @@ class AsyncBulkSends(AsyncAPIResource):
         """
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise InvalidRequestError({"chunk_size": ["must be a whole number >= 1"]})
-        items = await _collect(requests)
+        items: list[Any] = await collect(requests)
         problems: dict[str, list[str]] = {}
         ready: list[SendRequest] = []
         for index, request in enumerate(items):
@@ -545,9 +547,7 @@ class AsyncBulkSends(AsyncAPIResource):
                     result = await self._create_chunk(len(chunks), group, members, store)
                     chunks.append(result)
                     if on_chunk is not None:
-                        callback = on_chunk(result)
-                        if inspect.isawaitable(callback):
-                            await callback
+                        await notify(on_chunk, result)
         finally:
             if owned and store is not None:
                 store.close()
@@ -718,12 +718,6 @@ def _plan(
         raise InvalidRequestError(problems)
     groups = {k: g for k, g in groups.items() if g.members}
     return _Plan(groups, skipped, dropped)
-
-
-async def _collect(requests: Iterable[SendRequest] | AsyncIterable[SendRequest]) -> list[Any]:
-    if isinstance(requests, AsyncIterable):
-        return [request async for request in requests]
-    return list(requests)
 
 
 # -- ambiguity -----------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def test_sync_client_has_every_resource_of_the_async_one() -> None:
 
     mindo = Mindo(api_key=DEFAULT_API_KEY)
     reference = AsyncMindo(api_key=DEFAULT_API_KEY)
-    for area in ("messages", "business_accounts", "contacts", "business"):
+    for area in ("messages", "bulk_sends", "business_accounts", "contacts", "business"):
         async_methods = {
             name
             for name, value in inspect.getmembers(getattr(reference, area))
@@ -208,13 +208,6 @@ def test_sync_client_has_every_resource_of_the_async_one() -> None:
             method = getattr(sync_resource, name)
             assert callable(method)
             assert not inspect.iscoroutinefunction(method)
-
-
-def test_sync_bulk_sends_say_to_use_the_async_client() -> None:
-    """Server-side bulk sends are not in the sync client yet, and say so by name."""
-    mindo = Mindo(api_key=DEFAULT_API_KEY)
-    with pytest.raises(NotImplementedError, match="AsyncMindo"):
-        mindo.bulk_sends.create  # noqa: B018
 
 
 def test_sync_reads_over_loopback_sockets() -> None:
