@@ -208,12 +208,23 @@ def advice(tally: Tally, options: CampaignOptions) -> Iterator[str]:
         )
     if kinds["invalid"]:
         yield f"{plural(kinds['invalid'], 'invalid row')} not sent: fix them and rerun."
-    unknown = kinds["unknown"] + kinds["already_unknown"]
+    # Counted as the summary table counts them: "unknown" is this run's unknown
+    # rows (the --out outcome); the rows an earlier run left unknown are skipped now,
+    # and named as the table's skipped line names them.
+    unknown = tally.outcome("unknown")
+    earlier = kinds["already_unknown"]
+    parts = []
     if unknown:
+        parts.append(f"{plural(unknown, 'row')} may have been delivered (unknown)")
+    if earlier:
+        parts.append(
+            f"{plural(earlier, 'row')} left unknown by an earlier run "
+            f"{'was' if earlier == 1 else 'were'} skipped (they may have been delivered too)"
+        )
+    if parts:
         yield (
-            f"{plural(unknown, 'row')} may have been delivered (unknown). A rerun does not "
-            "send them again; check with the recipients, then use --retry-unknown to resend "
-            "the ones that did not get it."
+            "; ".join(parts) + ". A rerun does not send them again; check with the "
+            "recipients, then use --retry-unknown to resend the ones that did not get it."
         )
 
 
