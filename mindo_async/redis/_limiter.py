@@ -16,33 +16,44 @@ from ._common import OutageGuard
 # pause, else reserve the next slot of the number (GCRA: the theoretical arrival
 # time moves one interval on) and say how long to wait for it. Times are whole
 # microseconds, exact in Lua's doubles.
+#
+# Priority across processes: a fan-out request reserves a slot only when it is
+# free now (wait 0). When it is not, nothing is reserved and the answer is how
+# long until it is: the caller sleeps that long and asks again. A single send
+# reserves the next slot whatever its wait. So fan-out never holds future slots
+# (the arrival time is at most one interval past the burst's edge), and a single
+# send waits at most one interval (plus any pause) however many fan-out workers,
+# in however many processes, are queued on the number.
 #   KEYS: the number's arrival-time key, its pause key.
-#   ARGV: interval (us), tolerance (us) = (burst - 1) * interval.
-#   Returns {reserved (0/1), microseconds to wait}.
+#   ARGV: interval (us), tolerance (us) = (burst - 1) * interval, 1 for fan-out else 0.
+#   Returns {reserved (0/1), microseconds to wait, the reserved slot (server us) or 0}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then
-  return {0, pause * 1000}
+  return {0, pause * 1000, 0}
 end
 local interval = tonumber(ARGV[1])
 if interval <= 0 then
-  return {1, 0}
+  return {1, 0, now}
 end
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then
   tat = now
 end
-local new_tat = tat + interval
-local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 local wait = tat - tolerance - now
 if wait < 0 then
   wait = 0
 end
-return {1, wait}
+if ARGV[3] == '1' and wait > 0 then
+  return {0, wait, 0}
+end
+local new_tat = tat + interval
+local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
+return {1, wait, now + wait}
 """
 
 # A pause never shortens: set it only when it ends later than the one in force.
@@ -72,9 +83,13 @@ class RedisRateLimiter:
       jitter, and a small burst leaves Meta's bucket the room to absorb it. Set
       ``rate`` a little under the limit (95%, say) for the same reason.
     * A 429's ``Retry-After`` pauses the number in Redis: every process waits.
-    * Single sends go before fan-out sends within a process (each process queues
-      its fan-out so that only one reservation per number is pending); across
-      processes a single send waits behind at most one reservation per process.
+    * Single sends go before fan-out sends, in every process: a fan-out send
+      reserves a slot only when it is free now (else it sleeps until then and
+      asks again), a single send reserves the next slot whatever its wait. So a
+      single send waits at most one slot interval (``1 / rate``; plus any 429
+      pause) however many fan-out workers, in however many processes, hammer its
+      number. Within a process the fan-out also queues, so only one of its
+      requests per number asks Redis at a time.
     * If Redis cannot be reached, nothing is sent (fail closed): each call retries
       with backoff, logs the outage on the ``mindo_async.redis`` logger, and goes
       on when Redis is back; with ``outage_timeout`` it raises
@@ -124,21 +139,25 @@ class RedisRateLimiter:
     async def acquire(self, number: str, priority: Priority = Priority.SINGLE) -> None:
         """Wait until ``number`` may send once more, counted for every process."""
         if priority is Priority.SINGLE or self.rate is None:
-            await self._take(number)
+            await self._take(number, Priority.SINGLE)
             return
         async with self._line.lock(number):
-            await self._take(number)
+            await self._take(number, Priority.FANOUT)
 
-    async def _take(self, number: str) -> None:
+    async def _reserve(self, keys: list[str], priority: Priority) -> tuple[int, int, int]:
+        """One step of the script: (reserved, microseconds to wait, the slot in server us)."""
+        args = (*self._args, 1 if priority is Priority.FANOUT else 0)
+        reserved, wait, slot = await self._guard.call(lambda: self._acquire(keys=keys, args=args))
+        return int(reserved), int(wait), int(slot)
+
+    async def _take(self, number: str, priority: Priority) -> None:
         keys = self._keys(number)
         while True:
-            reserved, wait = await self._guard.call(
-                lambda: self._acquire(keys=keys, args=self._args)
-            )
+            reserved, wait, _ = await self._reserve(keys, priority)
             if wait > 0:
                 await anyio.sleep(int(wait) / 1_000_000)
             if not reserved:
-                continue  # it was paused: ask again
+                continue  # paused, or (fan-out) its slot was not free yet: ask again
             if wait > 0:
                 # A 429 may have paused the number while we slept.
                 paused = await self.paused_for(number)
