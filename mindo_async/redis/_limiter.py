@@ -13,12 +13,14 @@ from .._ratelimit import FanoutLine, Priority
 from ._common import OutageGuard
 
 # One atomic step on the Redis server, with the server's clock (TIME): honour a
-# pause, else reserve the next slot of the number (GCRA: the theoretical arrival
-# time moves one interval on) and say how long to wait for it. Times are whole
-# microseconds, exact in Lua's doubles.
+# pause, else grant a slot of the number only if it conforms NOW (GCRA: the
+# theoretical arrival time moves one interval on), else say how long until one
+# may. A slot is never reserved ahead: a process that sleeps (or stalls) holds
+# no slot, so a late wake-up cannot bunch sends; the slot is granted right
+# before the request goes out. Times are whole microseconds, exact in Lua's doubles.
 #   KEYS: the number's arrival-time key, its pause key.
 #   ARGV: interval (us), tolerance (us) = (burst - 1) * interval.
-#   Returns {reserved (0/1), microseconds to wait}.
+#   Returns {granted (0/1), microseconds to wait before asking again}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -35,14 +37,14 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then
   tat = now
 end
+local wait = tat - tolerance - now
+if wait > 0 then
+  return {0, wait}
+end
 local new_tat = tat + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-local wait = tat - tolerance - now
-if wait < 0 then
-  wait = 0
-end
-return {1, wait}
+return {1, 0}
 """
 
 # A pause never shortens: set it only when it ends later than the one in force.
@@ -65,16 +67,23 @@ class RedisRateLimiter:
 
     * The limit is GCRA, as in the in-process ``Pacer``, in one atomic Lua script
       timed by the Redis server's clock (``TIME``), so the machines' clocks do not
-      matter. Over any span of ``t`` seconds a number sends at most
-      ``burst + rate * t`` messages. ``burst`` defaults to a tenth of a second's
-      worth (``rate / 10``, at least 1), smaller than the in-process pacer's one
-      second: sends from many processes and machines reach the API with more
-      jitter, and a small burst leaves Meta's bucket the room to absorb it. Set
-      ``rate`` a little under the limit (95%, say) for the same reason.
+      matter. A slot is granted only for *now*, never reserved ahead: a process
+      waiting for one holds nothing, so a process that stalls while it waits
+      cannot bunch its send with later ones. Over any span of ``t`` seconds a
+      number is granted at most ``burst + rate * t`` slots. ``burst`` defaults to
+      a tenth of a second's worth (``rate / 10``, at least 1), smaller than the
+      in-process pacer's one second.
+    * **What reaches the API** adds the spread ``J`` of the time from a grant to
+      the API's receipt (the client's own steps, the network, the server's
+      queue): at most ``burst + rate * (t + J)`` in any ``t`` seconds there. Set
+      ``rate`` under the limit so that ``rate * (1 + J)`` stays under it: at 95%
+      of 80/s that absorbs ``J`` up to 53 ms; a loaded machine (or a busy
+      server) spreads more (``benchmarks/results/shared-state-80.md``).
     * A 429's ``Retry-After`` pauses the number in Redis: every process waits.
     * Single sends go before fan-out sends within a process (each process queues
-      its fan-out so that only one reservation per number is pending); across
-      processes a single send waits behind at most one reservation per process.
+      its fan-out so that only one request per number waits for a slot); across
+      processes a single send competes with at most one waiting fan-out request
+      per process.
     * If Redis cannot be reached, nothing is sent (fail closed): each call retries
       with backoff, logs the outage on the ``mindo_async.redis`` logger, and goes
       on when Redis is back; with ``outage_timeout`` it raises
@@ -132,20 +141,13 @@ class RedisRateLimiter:
     async def _take(self, number: str) -> None:
         keys = self._keys(number)
         while True:
-            reserved, wait = await self._guard.call(
+            granted, wait = await self._guard.call(
                 lambda: self._acquire(keys=keys, args=self._args)
             )
-            if wait > 0:
-                await anyio.sleep(int(wait) / 1_000_000)
-            if not reserved:
-                continue  # it was paused: ask again
-            if wait > 0:
-                # A 429 may have paused the number while we slept.
-                paused = await self.paused_for(number)
-                while paused > 0:
-                    await anyio.sleep(paused)
-                    paused = await self.paused_for(number)
-            return
+            if granted:
+                return  # the slot is for now: the request goes out next
+            # Paused, or no slot conforms yet: wait, holding nothing, and ask again.
+            await anyio.sleep(int(wait) / 1_000_000)
 
     async def pause(self, number: str, seconds: float) -> None:
         """Hold every send of ``number``, in every process, for ``seconds`` (never shortens)."""
