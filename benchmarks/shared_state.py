@@ -210,7 +210,10 @@ def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
     ordered = sorted(values)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)  # noqa: E731
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
     return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(ordered[-1] * 1000, 1)}
 
 
@@ -257,7 +260,9 @@ def run_processes(mode: str, count: int, nice: int = 0) -> dict[str, object]:
         sent_at: dict[str, float] = {}
         for child in children:
             output = child.communicate(timeout=600)[0].decode().strip().splitlines()
-            report = json.loads(output[-1]) if output else {"outcomes": {"crashed": 1}}
+            report: dict[str, Any] = (
+                json.loads(output[-1]) if output else {"outcomes": {"crashed": 1}}
+            )
             outcomes.update(report["outcomes"])
             for number, stamp in report.get("grants", []):
                 grants[number].append(stamp)
