@@ -257,7 +257,7 @@ def run_processes(mode: str, count: int, nice: int = 0) -> dict[str, object]:
         outcomes: collections.Counter[str] = collections.Counter()
         grants: dict[str, list[float]] = collections.defaultdict(list)
         sends: dict[str, list[float]] = collections.defaultdict(list)
-        sent_at: dict[str, float] = {}
+        sent_at: dict[str, list[float]] = collections.defaultdict(list)
         for child in children:
             output = child.communicate(timeout=600)[0].decode().strip().splitlines()
             report: dict[str, Any] = (
@@ -268,15 +268,17 @@ def run_processes(mode: str, count: int, nice: int = 0) -> dict[str, object]:
                 grants[number].append(stamp)
             for number, recipient, stamp in report.get("sends", []):
                 sends[number].append(stamp)
-                sent_at[recipient] = stamp
+                sent_at[recipient].append(stamp)
         elapsed = time.monotonic() - started
     counts = emu.ledger.counts
-    # From httpx starting the request to the emulator's receipt stamp, per message.
-    transit = [
-        entry.received_at.timestamp() - sent_at[entry.recipient_phone]
-        for entry in emu.ledger.messages
-        if entry.recipient_phone in sent_at
-    ]
+    # From httpx starting the request to the emulator's receipt stamp, per message
+    # (of a recipient's attempts, the last one started before the receipt).
+    transit = []
+    for entry in emu.ledger.messages:
+        received = entry.received_at.timestamp()
+        before = [stamp for stamp in sent_at.get(entry.recipient_phone, ()) if stamp <= received]
+        if before:
+            transit.append(received - max(before))
     return {
         "scenario": mode,
         "messages": count,

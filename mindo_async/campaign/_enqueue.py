@@ -17,6 +17,7 @@ the first ones did.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -54,6 +55,10 @@ from ._writing import ResultWriter
 
 if TYPE_CHECKING:
     from ..queue import JobResult, SendQueue
+
+
+#: How many pending jobs one poll reads (the oldest): bounds a poll's Redis calls.
+FOLLOW_WINDOW = 1000
 
 
 @attrs.frozen(kw_only=True)
@@ -220,7 +225,9 @@ async def _enqueue_and_follow(
     async def follow(queue: SendQueue, on_progress: ProgressCallback) -> None:
         on_progress(progress)
         while pending:
-            ready = await queue.results(list(pending))
+            # The oldest jobs first, a bounded number per poll: the queue hands jobs
+            # out in order, so later ones rarely finish first (they are read later).
+            ready = await queue.results(list(itertools.islice(pending, FOLLOW_WINDOW)))
             for job_id, result in ready.items():
                 job = pending.pop(job_id)
                 row_result = job_row(job, result)
