@@ -50,7 +50,9 @@ WORKERS = 4
 #: The emulator's per-number limit (``--limit``; Meta's 80/s by default), and the
 #: limiters' rate: 95% of it.
 LIMIT = float(os.environ.get("MINDO_BENCH_LIMIT", META_RATE_LIMIT))
-RATE = LIMIT * 0.95
+#: The limiters' rate as a fraction of LIMIT (``--fraction``).
+FRACTION = float(os.environ.get("MINDO_BENCH_FRACTION", "0.95"))
+RATE = LIMIT * FRACTION
 #: The shared limiter's burst (``--burst``; default: its own default).
 BURST = float(os.environ["MINDO_BENCH_BURST"]) if os.environ.get("MINDO_BENCH_BURST") else None
 
@@ -420,6 +422,11 @@ def main() -> None:
         "machine that cannot reach 4 x 80/s, so that the unshared run still shows its 429s",
     )
     parser.add_argument(
+        "--fraction",
+        type=float,
+        help="the limiters' rate as a fraction of the limit (default 0.95)",
+    )
+    parser.add_argument(
         "--nice",
         type=int,
         default=0,
@@ -428,11 +435,15 @@ def main() -> None:
     )
     parser.add_argument("--child", nargs=6, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global LIMIT, FRACTION, RATE
     if args.limit is not None:
         # Read again by this module in the worker processes, which inherit it.
         os.environ["MINDO_BENCH_LIMIT"] = str(args.limit)
-        global LIMIT, RATE
-        LIMIT, RATE = args.limit, args.limit * 0.95
+        LIMIT = args.limit
+    if args.fraction is not None:
+        os.environ["MINDO_BENCH_FRACTION"] = str(args.fraction)
+        FRACTION = args.fraction
+    RATE = LIMIT * FRACTION
     if args.child:
         mode, base_url, api_key, redis_url, count, index = args.child
         asyncio.run(_worker(base_url, api_key, redis_url, mode, int(count), int(index)))
