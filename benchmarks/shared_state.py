@@ -37,6 +37,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -49,7 +50,9 @@ WORKERS = 4
 #: The emulator's per-number limit (``--limit``; Meta's 80/s by default), and the
 #: limiters' rate: 95% of it.
 LIMIT = float(os.environ.get("MINDO_BENCH_LIMIT", META_RATE_LIMIT))
-RATE = LIMIT * 0.95
+#: The limiters' rate as a fraction of LIMIT (``--fraction``).
+FRACTION = float(os.environ.get("MINDO_BENCH_FRACTION", "0.95"))
+RATE = LIMIT * FRACTION
 #: The shared limiter's burst (``--burst``; default: its own default).
 BURST = float(os.environ["MINDO_BENCH_BURST"]) if os.environ.get("MINDO_BENCH_BURST") else None
 
@@ -70,26 +73,77 @@ def campaign(count: int) -> list[SendRequest]:
 # -- one worker process of the shared / unshared scenarios -------------------------
 
 
+class _Recorded:
+    """A ``RateLimiter`` that notes when each slot is granted (the machine's wall clock)."""
+
+    def __init__(self, inner: Any, grants: list[tuple[str, float]]) -> None:
+        self.inner = inner
+        self.grants = grants
+
+    async def acquire(self, number: str, priority: Any = None) -> None:
+        if priority is None:
+            await self.inner.acquire(number)
+        else:
+            await self.inner.acquire(number, priority)
+        self.grants.append((number, time.time()))
+
+    async def pause(self, number: str, seconds: float) -> None:
+        await self.inner.pause(number, seconds)
+
+    async def paused_for(self, number: str) -> float:
+        return float(await self.inner.paused_for(number))
+
+
 async def _worker(
     base_url: str, api_key: str, redis_url: str, mode: str, count: int, index: int
 ) -> None:
-    from mindo_async import AsyncMindo, RateLimiter
+    import httpx
+
+    from mindo_async import AsyncMindo, LocalRateLimiter
     from mindo_async.redis import RedisJournal, RedisRateLimiter
 
-    limiter: float | RateLimiter = (
-        RedisRateLimiter.from_url(redis_url, rate=RATE, burst=BURST) if mode == "shared" else RATE
+    grants: list[tuple[str, float]] = []
+    sends: list[tuple[str, str, float]] = []
+    inner: Any = (
+        RedisRateLimiter.from_url(redis_url, rate=RATE, burst=BURST)
+        if mode == "shared"
+        else LocalRateLimiter(RATE)
     )
+
+    async def on_request(request: httpx.Request) -> None:
+        # When httpx starts sending the request: (number, recipient, wall clock).
+        body = json.loads(request.content)
+        sends.append((body["phone_number_id"], body["recipient_phone"], time.time()))
+
     journal = RedisJournal.from_url(redis_url, namespace="bench")
-    async with AsyncMindo(
-        api_key=api_key, base_url=base_url, rate_limit=limiter, transport="httpx"
-    ) as mindo:
+    async with (
+        httpx.AsyncClient(
+            event_hooks={"request": [on_request]},
+            trust_env=False,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        ) as http,
+        AsyncMindo(
+            api_key=api_key,
+            base_url=base_url,
+            rate_limit=_Recorded(inner, grants),
+            http_client=http,
+        ) as mindo,
+    ):
         # Every process is handed the whole campaign, each starting at its own
         # quarter: they meet (and the journal keeps each request to one send) at the ends.
         requests = campaign(count)
         start = index * count // WORKERS
         requests = requests[start:] + requests[:start]
         results = await mindo.send_many(requests, concurrency=32, journal=journal)
-    print(json.dumps(collections.Counter(r.outcome.value for r in results)))
+    print(
+        json.dumps(
+            {
+                "outcomes": collections.Counter(r.outcome.value for r in results),
+                "grants": grants,
+                "sends": sends,
+            }
+        )
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -136,18 +190,33 @@ def emulator() -> Emulator:
     return emu
 
 
+def busiest_window(stamps: list[float], width: float = 1.0) -> int:
+    """The most stamps in any window of ``width`` seconds."""
+    stamps = sorted(stamps)
+    return max(
+        (bisect.bisect_right(stamps, start + width) - i for i, start in enumerate(stamps)),
+        default=0,
+    )
+
+
 def busiest_second(emu: Emulator) -> dict[str, int]:
     """Per number, the most messages accepted in any 1-second window."""
     times: dict[str, list[float]] = collections.defaultdict(list)
     for entry in emu.ledger.messages:
         times[entry.phone_number_id].append(entry.received_at.timestamp())
-    busiest = {}
-    for number, stamps in times.items():
-        stamps.sort()
-        busiest[number] = max(
-            bisect.bisect_right(stamps, start + 1.0) - i for i, start in enumerate(stamps)
-        )
-    return busiest
+    return {number: busiest_window(stamps) for number, stamps in times.items()}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p99 and max of ``values``, in milliseconds."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(ordered[-1] * 1000, 1)}
 
 
 def _env() -> dict[str, str]:
@@ -157,14 +226,20 @@ def _env() -> dict[str, str]:
 # -- scenarios ---------------------------------------------------------------------------
 
 
-def run_processes(mode: str, count: int) -> dict[str, object]:
-    """4 processes, each handed the whole campaign, one Redis journal."""
+def run_processes(mode: str, count: int, nice: int = 0) -> dict[str, object]:
+    """4 processes, each handed the whole campaign, one Redis journal.
+
+    ``nice``: the worker processes' niceness, so that on a small machine the
+    emulator and Redis (the "server side") get the CPU first, as they would on
+    machines of their own.
+    """
     emu = emulator()
     with redis_server() as redis_url, serve(emu) as server:
         started = time.monotonic()
         children = [
             subprocess.Popen(
                 [
+                    *(["nice", "-n", str(nice)] if nice else []),
                     sys.executable,
                     "-m",
                     "benchmarks.shared_state",
@@ -182,11 +257,30 @@ def run_processes(mode: str, count: int) -> dict[str, object]:
             for index in range(WORKERS)
         ]
         outcomes: collections.Counter[str] = collections.Counter()
+        grants: dict[str, list[float]] = collections.defaultdict(list)
+        sends: dict[str, list[float]] = collections.defaultdict(list)
+        sent_at: dict[str, list[float]] = collections.defaultdict(list)
         for child in children:
             output = child.communicate(timeout=600)[0].decode().strip().splitlines()
-            outcomes.update(json.loads(output[-1]) if output else {"crashed": 1})
+            report: dict[str, Any] = (
+                json.loads(output[-1]) if output else {"outcomes": {"crashed": 1}}
+            )
+            outcomes.update(report["outcomes"])
+            for number, stamp in report.get("grants", []):
+                grants[number].append(stamp)
+            for number, recipient, stamp in report.get("sends", []):
+                sends[number].append(stamp)
+                sent_at[recipient].append(stamp)
         elapsed = time.monotonic() - started
     counts = emu.ledger.counts
+    # From httpx starting the request to the emulator's receipt stamp, per message
+    # (of a recipient's attempts, the last one started before the receipt).
+    transit = []
+    for entry in emu.ledger.messages:
+        received = entry.received_at.timestamp()
+        before = [stamp for stamp in sent_at.get(entry.recipient_phone, ()) if stamp <= received]
+        if before:
+            transit.append(received - max(before))
     return {
         "scenario": mode,
         "messages": count,
@@ -196,10 +290,16 @@ def run_processes(mode: str, count: int) -> dict[str, object]:
         "duplicates": len(emu.ledger.duplicates()),
         "429s": counts["rate_limited"],
         "busiest_1s_window": busiest_second(emu),
+        # The same windows counted where the slots were granted and where httpx began
+        # each request (all processes together, the machine's clock).
+        "busiest_1s_window_at_grant": {n: busiest_window(t) for n, t in grants.items()},
+        "busiest_1s_window_at_send": {n: busiest_window(t) for n, t in sends.items()},
+        "send_to_receipt": percentiles(transit),
         "emulator_limit_per_number": LIMIT,
         # The shared limiter's burst (its default: a tenth of a second's worth).
         "limit_plus_burst": LIMIT + (BURST if BURST is not None else max(1.0, RATE / 10)),
         "outcomes": dict(outcomes),
+        "workers_nice": nice,
         "elapsed_s": round(elapsed, 1),
         "throughput_per_s": round(len(emu.ledger.messages) / elapsed, 1),
     }
@@ -321,13 +421,29 @@ def main() -> None:
         help="the emulator's per-number limit (default Meta's 80/s); lower it on a "
         "machine that cannot reach 4 x 80/s, so that the unshared run still shows its 429s",
     )
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        help="the limiters' rate as a fraction of the limit (default 0.95)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run the worker processes with this niceness (shared/unshared): on a small "
+        "machine, gives the emulator and Redis the CPU first, as on their own machines",
+    )
     parser.add_argument("--child", nargs=6, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global LIMIT, FRACTION, RATE
     if args.limit is not None:
         # Read again by this module in the worker processes, which inherit it.
         os.environ["MINDO_BENCH_LIMIT"] = str(args.limit)
-        global LIMIT, RATE
-        LIMIT, RATE = args.limit, args.limit * 0.95
+        LIMIT = args.limit
+    if args.fraction is not None:
+        os.environ["MINDO_BENCH_FRACTION"] = str(args.fraction)
+        FRACTION = args.fraction
+    RATE = LIMIT * FRACTION
     if args.child:
         mode, base_url, api_key, redis_url, count, index = args.child
         asyncio.run(_worker(base_url, api_key, redis_url, mode, int(count), int(index)))
@@ -338,7 +454,7 @@ def main() -> None:
         elif scenario == "kill":
             result = run_kill(args.messages)
         else:
-            result = run_processes(scenario, args.messages)
+            result = run_processes(scenario, args.messages, args.nice)
         print(json.dumps(result), flush=True)
 
 

@@ -10,7 +10,9 @@ run a campaign and draw it as it likes. One module per concept:
 - ``_results.py``: what happened to each row (``RowResult``), the counts (``Tally``)
   and the exit statuses;
 - ``_writing.py``: writing ``--out``;
-- ``_run.py``: the run itself (``run_campaign``), reporting through a ``CampaignView``.
+- ``_run.py``: the run itself (``run_campaign``), reporting through a ``CampaignView``;
+- ``_enqueue.py``: the same file handed to queue workers instead (``enqueue_campaign``,
+  ``mindo bulk --enqueue``), then followed.
 
 Not part of the library's public API (``mindo_async.__all__``): these names may
 change between releases.
@@ -19,6 +21,7 @@ change between releases.
 from __future__ import annotations
 
 from ._check import MAX_REPORTED, FileCheck, check_file, checked_rows, variables_problem
+from ._enqueue import QueueTarget, enqueue_campaign
 from ._results import (
     EXIT_INTERRUPTED,
     EXIT_NOT_ALL_SENT,
@@ -84,6 +87,7 @@ __all__ = [
     "InOrder",
     "JournalLookup",
     "ProgressCallback",
+    "QueueTarget",
     "ResultWriter",
     "Row",
     "RowDefaults",
@@ -100,6 +104,7 @@ __all__ = [
     "default_journal",
     "describe_check",
     "detect_format",
+    "enqueue_campaign",
     "interrupted_row",
     "invalid_row",
     "journal_key",

@@ -228,7 +228,7 @@ def advice(tally: Tally, options: CampaignOptions) -> Iterator[str]:
         )
 
 
-async def _watch_signals(scope: anyio.CancelScope, tally: Tally) -> None:
+async def watch_signals(scope: anyio.CancelScope, tally: Tally) -> None:
     """On Ctrl-C (or SIGTERM), stop sending: cancelling the fan-out records what was in flight."""
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -301,7 +301,7 @@ async def _send_rows(
             anyio.CancelScope() as run_scope,
         ):
             async with anyio.create_task_group() as watchers:
-                watchers.start_soon(_watch_signals, run_scope, tally)
+                watchers.start_soon(watch_signals, run_scope, tally)
                 async with mindo.stream_many(
                     requests(),
                     concurrency=options.concurrency,
@@ -334,17 +334,9 @@ def _same_file(path: Path, *others: Path | None) -> bool:
     return any(other is not None and other.resolve() == target for other in others)
 
 
-def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport:
-    """Everything ``mindo bulk`` does: check the file, then send, then summarize.
-
-    Returns the exit status with what happened; reports through ``view`` as it
-    goes. Nothing is sent unless every check passed (or ``skip_invalid`` was
-    given). Runs its own event loop (``anyio.run``): call it from synchronous code.
-    """
-    problem = configuration_problem(options.api_key, options.base_url)
-    if not options.dry_run and problem is not None:
-        view.warn(f"Error: {problem}. Nothing was sent.")
-        return CampaignReport(EXIT_USAGE)
+def checked_file(options: CampaignOptions, view: CampaignView) -> FileCheck | CampaignReport:
+    """Check the whole file and say what was found: the check, or the report to stop
+    with (the file cannot be read, or rows have problems and no ``skip_invalid``)."""
     try:
         check = check_file(
             options.path,
@@ -365,9 +357,40 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
             f"{check.valid:,} valid rows and report the others as rejected. Nothing was sent."
         )
         return CampaignReport(EXIT_USAGE, check)
+    return check
+
+
+def open_out(
+    options: CampaignOptions, check: FileCheck, view: CampaignView
+) -> ResultWriter | CampaignReport | None:
+    """The ``--out`` writer (``None`` without ``--out``), or the report to stop with."""
+    if options.out is not None and _same_file(options.out, options.path, options.journal):
+        view.warn("Error: --out must not be the input file or the journal. Nothing was sent.")
+        return CampaignReport(EXIT_USAGE, check)
+    try:
+        return ResultWriter(options.out) if options.out is not None else None
+    except (CampaignFileError, OSError) as exc:
+        view.warn(f"Error: cannot write --out: {exc}. Nothing was sent.")
+        return CampaignReport(EXIT_USAGE, check)
+
+
+def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport:
+    """Everything ``mindo bulk`` does: check the file, then send, then summarize.
+
+    Returns the exit status with what happened; reports through ``view`` as it
+    goes. Nothing is sent unless every check passed (or ``skip_invalid`` was
+    given). Runs its own event loop (``anyio.run``): call it from synchronous code.
+    """
+    problem = configuration_problem(options.api_key, options.base_url)
+    if not options.dry_run and problem is not None:
+        view.warn(f"Error: {problem}. Nothing was sent.")
+        return CampaignReport(EXIT_USAGE)
+    check = checked_file(options, view)
+    if isinstance(check, CampaignReport):
+        return check
     if options.dry_run:
         if options.preflight == "required":
-            stop = _preflight_step(options, check, None, problem is None, view)
+            stop = preflight_step(options, check, None, problem is None, view)
             if isinstance(stop, int):
                 return CampaignReport(stop, check)
         view.print(
@@ -377,14 +400,9 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
         )
         return CampaignReport(EXIT_OK, check)
 
-    if options.out is not None and _same_file(options.out, options.path, options.journal):
-        view.warn("Error: --out must not be the input file or the journal. Nothing was sent.")
-        return CampaignReport(EXIT_USAGE, check)
-    try:
-        writer = ResultWriter(options.out) if options.out is not None else None
-    except (CampaignFileError, OSError) as exc:
-        view.warn(f"Error: cannot write --out: {exc}. Nothing was sent.")
-        return CampaignReport(EXIT_USAGE, check)
+    writer = open_out(options, check, view)
+    if isinstance(writer, CampaignReport):
+        return writer
     journal_path = ":memory:" if options.journal is None else os.fspath(options.journal)
     try:
         journal = SQLiteJournal(journal_path)
@@ -394,7 +412,7 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
             writer.close()
         return CampaignReport(EXIT_USAGE, check)
     try:
-        stop = _preflight_step(options, check, journal, problem is None, view)
+        stop = preflight_step(options, check, journal, problem is None, view)
         if isinstance(stop, int):
             return CampaignReport(stop, check)
         step = stop
@@ -462,7 +480,7 @@ def run_campaign(options: CampaignOptions, view: CampaignView) -> CampaignReport
     return CampaignReport(code, check, tally, elapsed, throughput)
 
 
-def _preflight_step(
+def preflight_step(
     options: CampaignOptions,
     check: FileCheck,
     journal: SQLiteJournal | None,

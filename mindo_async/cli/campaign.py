@@ -29,9 +29,11 @@ from .._validation import check_region
 from ..campaign import (
     CampaignOptions,
     ProgressCallback,
+    QueueTarget,
     RowDefaults,
     Tally,
     default_journal,
+    enqueue_campaign,
     plural,
     run_campaign,
 )
@@ -212,6 +214,44 @@ class RichView:
         _summary(tally, self.out, name=name, elapsed=elapsed, throughput=throughput)
 
 
+#: Options of a run that sends here, which ``--enqueue`` refuses: the workers' own
+#: ``--rate`` and the Redis journal apply to the jobs.
+_NOT_WITH_ENQUEUE = {
+    "rate": ("--rate", "the workers' shared limit applies: mindo worker --rate"),
+    "concurrency": ("--concurrency", "the workers send: mindo worker --max-async-tasks"),
+    "journal": ("--journal", "the journal is the workers' one, in Redis"),
+    "no_journal": ("--no-journal", "the journal is the workers' one, in Redis"),
+    "campaign_name": ("--campaign", "the journal is the workers' one: use another --namespace"),
+    "retry_unknown": ("--retry-unknown", "not supported with --enqueue"),
+    "allow_partial_quota": ("--allow-partial-quota", "not supported with --enqueue"),
+}
+
+
+def _check_enqueue_flags(ctx: typer.Context, *, enqueue: bool, redis_url: str | None) -> None:
+    """Usage errors (exit status 2) for --enqueue, --redis and the flags they exclude."""
+    given = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            given.add(name)
+    if not enqueue:
+        for name, flag in (("redis_url", "--redis"), ("namespace", "--namespace")):
+            if name in given:
+                raise typer.BadParameter(
+                    f"{flag} is for --enqueue (hand the rows to queue workers)", param_hint=flag
+                )
+        return
+    if not redis_url:
+        raise typer.BadParameter(
+            "--enqueue needs the queue's Redis: --redis redis://HOST:6379/0 "
+            "(or the MINDO_REDIS_URL environment variable)",
+            param_hint="--redis",
+        )
+    for name, (flag, why) in _NOT_WITH_ENQUEUE.items():
+        if name in given:
+            raise typer.BadParameter(f"not with --enqueue: {why}", param_hint=flag)
+
+
 @app.command()
 def bulk(
     file: Annotated[
@@ -351,10 +391,37 @@ def bulk(
             show_default=False,
         ),
     ] = None,
+    enqueue: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue",
+            help="Hand the rows to queue workers (mindo worker) instead of sending them "
+            "here, then follow their results. Needs --redis and the 'queue' extra.",
+        ),
+    ] = False,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            metavar="URL",
+            envvar="MINDO_REDIS_URL",
+            show_envvar=True,
+            show_default=False,
+            help="With --enqueue: the queue's Redis (redis://host:port/db), the workers' one.",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str,
+        typer.Option(
+            "--namespace", help="With --enqueue: the queue's key prefix, the workers' one."
+        ),
+    ] = "mindo",
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = 30.0,
     verbose: VerboseOption = False,
+    *,
+    ctx: typer.Context,
 ) -> None:
     """Send one template message per row of a CSV or JSON Lines file.
 
@@ -363,9 +430,15 @@ def bulk(
     makes it safe to run the same command again after a crash or Ctrl-C: nothing
     already sent is sent twice. Exit status: 0 every row sent, 1 some rejected or
     unknown, 2 usage, file or configuration error, 130 interrupted.
+
+    With --enqueue --redis URL, the checked rows become jobs of the queue that
+    `mindo worker` processes send (one shared rate limit, one Redis journal);
+    the command follows their results. Ctrl-C stops following, not the sending:
+    run the same command again to follow (nothing is sent twice).
     """
     out_console, err_console = consoles()
     configure_logging(verbose)
+    _check_enqueue_flags(ctx, enqueue=enqueue, redis_url=redis_url)
     if journal is not None and no_journal:
         raise typer.BadParameter("give --journal or --no-journal, not both", param_hint="--journal")
     if file_format is not None and file_format not in ("csv", "jsonl"):
@@ -426,8 +499,15 @@ def bulk(
         preflight="off" if no_preflight else "required" if preflight == "required" else "auto",
         allow_partial_quota=allow_partial_quota,
     )
+    view = RichView(out_console, err_console)
     try:
-        report = run_campaign(options, RichView(out_console, err_console))
+        if enqueue:
+            assert redis_url is not None  # _check_enqueue_flags
+            report = enqueue_campaign(
+                options, QueueTarget(redis_url=redis_url, namespace=namespace), view
+            )
+        else:
+            report = run_campaign(options, view)
     except KeyboardInterrupt:  # while checking the file: nothing was sent yet
         err_console.print("Interrupted before sending anything.")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -312,6 +312,22 @@ class SendQueue:
             )
         return JobResult(**outcome.return_value)
 
+    async def results(self, job_ids: Sequence[str], *, batch: int = 32) -> dict[str, JobResult]:
+        """The results ready among ``job_ids``, by job id (jobs still queued or running
+        are left out). Reads ``batch`` jobs at a time, concurrently."""
+        ready: dict[str, JobResult] = {}
+
+        async def read(job_id: str) -> None:
+            result = await self.result(job_id)
+            if result is not None:
+                ready[job_id] = result
+
+        for start in range(0, len(job_ids), batch):
+            async with anyio.create_task_group() as group:
+                for job_id in job_ids[start : start + batch]:
+                    group.start_soon(read, job_id)
+        return ready
+
     async def wait(self, job_ids: Sequence[str], *, poll: float = 0.2) -> list[JobResult]:
         """Wait for every job's result; returns them in the order of ``job_ids``."""
         results: dict[str, JobResult] = {}

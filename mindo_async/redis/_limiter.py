@@ -76,12 +76,19 @@ class RedisRateLimiter:
 
     * The limit is GCRA, as in the in-process ``Pacer``, in one atomic Lua script
       timed by the Redis server's clock (``TIME``), so the machines' clocks do not
-      matter. Over any span of ``t`` seconds a number sends at most
-      ``burst + rate * t`` messages. ``burst`` defaults to a tenth of a second's
-      worth (``rate / 10``, at least 1), smaller than the in-process pacer's one
-      second: sends from many processes and machines reach the API with more
-      jitter, and a small burst leaves Meta's bucket the room to absorb it. Set
-      ``rate`` a little under the limit (95%, say) for the same reason.
+      matter. A fan-out send is granted a slot only for *now*, never reserved
+      ahead: a process waiting for one holds nothing, so a process that stalls
+      while it waits cannot bunch its sends with later ones (a single send
+      reserves its slot, below). Over any span of ``t`` seconds a
+      number is granted at most ``burst + rate * t`` slots. ``burst`` defaults to
+      a tenth of a second's worth (``rate / 10``, at least 1), smaller than the
+      in-process pacer's one second.
+    * **What reaches the API** adds the spread ``J`` of the time from a grant to
+      the API's receipt (the client's own steps, the network, the server's
+      queue): at most ``burst + rate * (t + J)`` in any ``t`` seconds there. Set
+      ``rate`` under the limit so that ``rate * (1 + J)`` stays under it: at 95%
+      of 80/s that absorbs ``J`` up to 53 ms; a loaded machine (or a busy
+      server) spreads more (``benchmarks/results/shared-state-80.md``).
     * A 429's ``Retry-After`` pauses the number in Redis: every process waits.
     * Single sends go before fan-out sends, in every process: a fan-out send
       reserves a slot only when it is free now (else it sleeps until then and

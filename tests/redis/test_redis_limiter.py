@@ -67,6 +67,19 @@ async def test_other_numbers_are_not_slowed(redis_client: aioredis.Redis) -> Non
 
 
 @pytest.mark.asyncio
+async def test_a_waiting_acquire_holds_no_slot(redis_client: aioredis.Redis) -> None:
+    """A slot is granted for now only: an acquire that waits, then is cancelled, took none."""
+    limiter = RedisRateLimiter(redis_client, rate=0.01, burst=1)  # one slot per 100 s
+    await limiter.acquire(NUMBER)
+    key = f"mindo:rate:{{{NUMBER}}}:tat"
+    after_grant = int(await redis_client.get(key))
+    with anyio.move_on_after(0.05):  # the next slot is 100 s away: this waits
+        await limiter.acquire(NUMBER)
+    # A reserving limiter would have moved the arrival time another 100 s on.
+    assert int(await redis_client.get(key)) == after_grant
+
+
+@pytest.mark.asyncio
 async def test_a_pause_holds_every_limiter_of_that_number(redis_client: aioredis.Redis) -> None:
     """A pause set through one limiter (a 429's Retry-After) holds another client's sends."""
     first = RedisRateLimiter(redis_client, rate=None)
