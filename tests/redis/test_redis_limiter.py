@@ -68,13 +68,14 @@ async def test_other_numbers_are_not_slowed(redis_client: aioredis.Redis) -> Non
 
 @pytest.mark.asyncio
 async def test_a_waiting_acquire_holds_no_slot(redis_client: aioredis.Redis) -> None:
-    """A slot is granted for now only: an acquire that waits, then is cancelled, took none."""
+    """A fan-out slot is granted for now only: a fan-out acquire that waits, then is
+    cancelled, took none."""
     limiter = RedisRateLimiter(redis_client, rate=0.01, burst=1)  # one slot per 100 s
-    await limiter.acquire(NUMBER)
+    await limiter.acquire(NUMBER, Priority.FANOUT)
     key = f"mindo:rate:{{{NUMBER}}}:tat"
     after_grant = int(await redis_client.get(key))
     with anyio.move_on_after(0.05):  # the next slot is 100 s away: this waits
-        await limiter.acquire(NUMBER)
+        await limiter.acquire(NUMBER, Priority.FANOUT)
     # A reserving limiter would have moved the arrival time another 100 s on.
     assert int(await redis_client.get(key)) == after_grant
 
