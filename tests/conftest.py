@@ -37,13 +37,15 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def one_tls_context_per_configuration() -> Iterator[None]:
     """``httpx.create_ssl_context`` returns one context per configuration for the session.
 
-    The library's aiohttp transport builds its default TLS context with it when a
-    client opens its connection pool: loading certifi's CA bundle costs about 40 ms
-    of CPU, for every client of every test (hundreds), though the tests only speak
-    plain HTTP to 127.0.0.1. A context is built the same way the first time a
-    configuration (the arguments, ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) is asked
-    for, then shared, as aiohttp shares its own default contexts: a context is
-    safe to share between connections and clients.
+    Every client builds a TLS context with it: the library's aiohttp transport
+    when it opens its pool, and each httpx transport (the library's
+    ``transport="httpx"``, the tests' own clients) when it is made. Loading
+    certifi's CA bundle costs about 40 ms of CPU each time, for hundreds of
+    clients, though the tests only speak plain HTTP to 127.0.0.1. A context is
+    built the same way the first time a configuration (the arguments,
+    ``SSL_CERT_FILE``, ``SSL_CERT_DIR``) is asked for, then shared, as aiohttp
+    shares its own default contexts: a context is safe to share between
+    connections and clients.
     """
     create = httpx.create_ssl_context
     contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
@@ -61,4 +63,6 @@ def one_tls_context_per_configuration() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(httpx, "create_ssl_context", create_once)
+        # The name httpx's transports call it by.
+        patch.setattr(httpx._transports.default, "create_ssl_context", create_once)
         yield
