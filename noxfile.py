@@ -16,11 +16,20 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The fast session's pytest arguments: no slow tests, fewer Hypothesis examples,
+#: and pytest-xdist (one worker per CPU, idle workers take queued tests from busy ones).
+FAST = ["-m", "not slow", "--hypothesis-profile=fast", "-n", "auto", "--dist", "worksteal"]
+
+
 @nox.session
 def fast(session: nox.Session) -> None:
-    """The test suite without the slow tests (``-m "not slow"``): for the edit-test loop."""
+    """The test suite without the slow tests, in parallel: for the edit-test loop.
+
+    ``-m "not slow"``, the ``fast`` Hypothesis profile (fewer examples) and
+    pytest-xdist. ``nox -s tests`` runs everything, with the full profile.
+    """
     session.install(".[dev]")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", *FAST, *session.posargs)
 
 
 @nox.session

@@ -103,6 +103,37 @@ def _make_server(
                 with suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), timeout=1.0)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn's own shutdown, less its fixed 0.1 s sleeps (one after asking
+            # the connections to close, then 0.1 s polls until they have): a test
+            # suite serves an emulator hundreds of times. Same steps, same order:
+            # stop accepting, close idle connections and let busy ones finish
+            # their response, cancel what is still running after the graceful
+            # timeout, then the lifespan shutdown.
+            for listener in self.servers:
+                listener.close()
+            for sock in sockets or []:
+                sock.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            try:
+                await asyncio.wait_for(
+                    self._wait_closed(), timeout=self.config.timeout_graceful_shutdown
+                )
+            except asyncio.TimeoutError:
+                for task in self.server_state.tasks:
+                    task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+            if not self.force_exit:
+                await self.lifespan.shutdown()
+
+        async def _wait_closed(self) -> None:
+            state = self.server_state
+            # uvicorn signals no event when its last connection or task ends: poll.
+            while (state.connections or state.tasks) and not self.force_exit:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
+            for listener in self.servers:
+                await listener.wait_closed()
+
         def stop(self) -> None:
             self.should_exit = True
             loop, event = self.loop, self.stop_event

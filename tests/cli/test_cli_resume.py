@@ -162,6 +162,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_resumes(
     assert rerun.returncode in (0, 1), stdout + stderr
 
 
+@pytest.mark.slow  # a subprocess signalled mid-campaign, then a rerun: seconds
 def test_sigterm_is_handled_like_ctrl_c_with_exit_143(
     slow_server: EmulatorServer, source: Path, tmp_path: Path
 ) -> None:

@@ -15,10 +15,10 @@ any event loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +27,7 @@ import anyio
 import httpx
 import pytest
 from httpx_aiohttp import AiohttpTransport
+from loopback_http import ThreadedServer, http_response, read_request, refused_base_url
 
 from mindo_async import (
     APIConnectionError,
@@ -76,35 +77,7 @@ class ReceivedRequest:
         return json.loads(self.body)
 
 
-def _read_request(conn: socket.socket) -> ReceivedRequest | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return ReceivedRequest(head, body)
-
-
-def _http_response(status: str, body: bytes, extra: str = "Connection: close\r\n") -> bytes:
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n{extra}\r\n"
-    ).encode() + body
-
-
-class LoopbackServer:
+class LoopbackServer(ThreadedServer):
     """A one-behaviour HTTP/1.1 server on 127.0.0.1 (port 0), serving from threads.
 
     ``behaviour`` is ``"ok"`` (the documented 200), ``"drop"`` (read the whole
@@ -118,99 +91,51 @@ class LoopbackServer:
         self.delay = delay
         self.location = location
         self.requests: list[ReceivedRequest] = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
+        super().__init__()
+        self.url = self.base_url
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def _read(self, conn: socket.socket, buffer: bytearray) -> ReceivedRequest | None:
+        read = read_request(conn, buffer)
+        if read is None:
+            return None
+        request = ReceivedRequest(*read)
+        with self.lock:
+            self.requests.append(request)
+        return request
 
-    def _serve(self, conn: socket.socket) -> None:
+    def serve_connection(self, conn: socket.socket, number: int) -> None:
+        sent = json.dumps(SENT_BODY).encode()
         if self.behaviour == "keepalive":
-            self._keep_alive(conn)
-            return
-        with conn:
-            conn.settimeout(5.0)
-            try:
-                request = _read_request(conn)
-                if request is None:
-                    return
-                with self._lock:
-                    self.requests.append(request)
-                if self.behaviour == "drop":
-                    return
-                if self.behaviour == "slow" and self._stop.wait(self.delay):
-                    return
-                if self.behaviour == "redirect":
-                    reply = _http_response(
-                        "307 Temporary Redirect",
-                        b"",
-                        f"Location: {self.location}\r\nConnection: close\r\n",
-                    )
-                else:
-                    reply = _http_response("200 OK", json.dumps(SENT_BODY).encode())
-                conn.sendall(reply)
-            except OSError:
-                pass  # the client gave up; that is the point of some tests
-
-    def _keep_alive(self, conn: socket.socket) -> None:
-        with conn:
+            # 200s until the connection is idle for ``delay`` (a timeout) or closed.
             conn.settimeout(self.delay)
-            reply = _http_response("200 OK", json.dumps(SENT_BODY).encode(), extra="")
-            try:
-                while (request := _read_request(conn)) is not None:
-                    with self._lock:
-                        self.requests.append(request)
-                    conn.sendall(reply)
-            except OSError:
-                pass  # idle for too long (a timeout), or the client went away
-
-    def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=5.0)
+            buffer = bytearray()
+            while self._read(conn, buffer) is not None:
+                conn.sendall(http_response("200 OK", sent))
+            return
+        conn.settimeout(5.0)
+        if self._read(conn, bytearray()) is None or self.behaviour == "drop":
+            return
+        if self.behaviour == "slow" and self.stop.wait(self.delay):
+            return
+        if self.behaviour == "redirect":
+            headers = f"Location: {self.location}\r\nConnection: close\r\n"
+            reply = http_response("307 Temporary Redirect", b"", headers)
+        else:
+            reply = http_response("200 OK", sent, "Connection: close\r\n")
+        conn.sendall(reply)
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., LoopbackServer]]:
     """Start loopback servers; all are stopped after the test."""
-    servers: list[LoopbackServer] = []
-
-    def start(behaviour: str, **options: Any) -> LoopbackServer:
-        server = LoopbackServer(behaviour, **options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    with contextlib.ExitStack() as servers:
+        yield lambda *args, **options: servers.enter_context(LoopbackServer(*args, **options))
 
 
 @pytest.fixture
 def refused_url() -> str:
     """A loopback URL where nothing listens: connecting is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return refused_base_url()
 
 
 @pytest.fixture(autouse=True)

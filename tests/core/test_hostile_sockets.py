@@ -14,6 +14,7 @@ event loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -24,6 +25,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from loopback_http import ThreadedServer, read_request
+from loopback_http import http_response as response
 
 from mindo_async import (
     APIConnectionError,
@@ -71,14 +74,6 @@ def sent_body(request_json: dict[str, Any], message_id: str = "wamid.A") -> byte
     ).encode()
 
 
-def response(status: str, body: bytes = b"", headers: str = "") -> bytes:
-    """One HTTP/1.1 response, kept alive."""
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n{headers}\r\n"
-    ).encode() + body
-
-
 class Received:
     """One request as the server read it."""
 
@@ -97,107 +92,37 @@ class Received:
 Handler = Callable[[Received, socket.socket, int, int], bool]
 
 
-def _read_head(conn: socket.socket, buffer: bytearray) -> bytes | None:
-    while b"\r\n\r\n" not in buffer:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        buffer += chunk
-    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-    buffer[:] = rest
-    return head
-
-
-def _read_body(conn: socket.socket, head: bytes, buffer: bytearray) -> bytes | None:
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(buffer) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        buffer += chunk
-    body = bytes(buffer[:length])
-    del buffer[:length]
-    return body
-
-
-class HostileServer:
+class HostileServer(ThreadedServer):
     """An HTTP/1.1 server on 127.0.0.1 whose every answer is decided by ``handler``."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[Received] = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
+        super().__init__()
+        self.url = self.base_url
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                number = self.connections
-                self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def serve_connection(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(5.0)
         buffer = bytearray()
-        with conn:
-            conn.settimeout(5.0)
-            try:
-                on_connection = 0
-                while not self._stop.is_set():
-                    head = _read_head(conn, buffer)
-                    if head is None:
-                        return
-                    body = _read_body(conn, head, buffer)
-                    if body is None:
-                        return
-                    request = Received(head, body, number)
-                    with self._lock:
-                        overall = len(self.requests)
-                        self.requests.append(request)
-                    if not self.handler(request, conn, on_connection, overall):
-                        return
-                    on_connection += 1
-            except OSError:
-                pass  # the client went away
-
-    def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=5.0)
+        on_connection = 0
+        while not self.stop.is_set():
+            read = read_request(conn, buffer)
+            if read is None:
+                return
+            request = Received(*read, number)
+            with self.lock:
+                overall = len(self.requests)
+                self.requests.append(request)
+            if not self.handler(request, conn, on_connection, overall):
+                return
+            on_connection += 1
 
 
 @pytest.fixture
 def hostile() -> Iterator[Callable[[Handler], HostileServer]]:
     """Start hostile servers; all are stopped after the test."""
-    servers: list[HostileServer] = []
-
-    def start(handler: Handler) -> HostileServer:
-        server = HostileServer(handler)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    with contextlib.ExitStack() as servers:
+        yield lambda handler: servers.enter_context(HostileServer(handler))
 
 
 @pytest.fixture(autouse=True)
@@ -684,10 +609,13 @@ async def break_early_loses_no_outcome(
 async def drain_timeout_cancels_and_reports_unknown(
     hostile: Callable[[Handler], HostileServer], transport: str
 ) -> None:
-    # The first two answers come at once; every later one only after 3 s.
+    # The first two answers come at once; every later one only once the client is
+    # done (or after 3 s): far past the 0.2 s drain timeout either way.
+    late = threading.Event()
+
     def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
         if overall >= 2:
-            threading.Event().wait(3.0)
+            late.wait(3.0)
         conn.sendall(response("200 OK", sent_body(request.json(), f"wamid.{overall}")))
         return True
 
@@ -703,6 +631,7 @@ async def drain_timeout_cancels_and_reports_unknown(
         async for result in stream:
             read.append(result)
             break
+    late.set()  # the client is closed: the held answers can go (the server stops sooner)
     unknown = [r for r in stream.unread if r.outcome is Outcome.UNKNOWN]
     assert unknown, "the slow sends were cancelled past the drain timeout"
     for result in unknown:

@@ -22,6 +22,7 @@ import aiohttp
 import anyio
 import httpcore
 import httpx
+import loopback_http
 import pytest
 
 from mindo_async import AsyncMindo, ClientClosedError, DeliveryUnknownError, SendRequest
@@ -43,52 +44,30 @@ Handler = Callable[["Server", socket.socket, int], None]
 
 
 def read_request(conn: socket.socket) -> bytes | None:
-    """One request read to its Content-Length; ``None`` when the client closed first."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return body
+    """One request's body, read to its Content-Length; ``None`` when the client closed first."""
+    read = loopback_http.read_request(conn)
+    return None if read is None else read[1]
 
 
 def answer(body: bytes, extra: str = "") -> bytes:
     """An HTTP/1.1 200 carrying ``body``."""
-    return (
-        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n{extra}\r\n"
-    ).encode() + body
+    return loopback_http.http_response("200 OK", body, extra)
 
 
-class Server:
-    """A loopback HTTP server: ``handler(server, connection, number)`` serves each connection."""
+class Server(loopback_http.ThreadedServer):
+    """A loopback HTTP server: ``handler(server, connection, number)`` serves each connection.
+
+    ``number`` counts from 1; ``bodies`` are the requests' bodies in arrival order.
+    """
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.bodies: list[bytes] = []
-        self.connections = 0
         self.sent = 0
-        self.lock = threading.Condition()
-        self.stop = threading.Event()
         self.event = threading.Event()
         self.go = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=256)
-        self._listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/send"
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
+        super().__init__(backlog=256)
+        self.url = f"{self.base_url}/send"
 
     def received(self, body: bytes) -> int:
         with self.lock:
@@ -101,57 +80,22 @@ class Server:
         with self.lock:
             return self.lock.wait_for(lambda: len(self.bodies) >= count, timeout=20.0)
 
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                number = self.connections
-            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
-        with conn:
-            conn.settimeout(10.0)
-            # OSError: the client went away, the point of several tests.
-            with contextlib.suppress(OSError):
-                self.handler(self, conn, number)
-
-    def close(self) -> None:
-        self.stop.set()
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=5.0)
+    def serve_connection(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(10.0)
+        self.handler(self, conn, number + 1)
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[Handler], Server]]:
     """Start loopback servers; all are stopped after the test."""
-    servers: list[Server] = []
-
-    def start(handler: Handler) -> Server:
-        server = Server(handler)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    with contextlib.ExitStack() as servers:
+        yield lambda handler: servers.enter_context(Server(handler))
 
 
 @pytest.fixture
 def refused_url() -> str:
     """A loopback URL where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/send"
+    return f"{loopback_http.refused_base_url()}/send"
 
 
 # -- handlers ---------------------------------------------------------------------------

@@ -93,7 +93,10 @@ class RedisServer:
                         pytrace=False,
                     )
                 try:
-                    if client.ping():
+                    # This process's server, not another one that took the port first
+                    # (another pytest-xdist worker's, say): that one would be found by
+                    # the poll() above once this one fails to bind.
+                    if client.ping() and client.info("server")["process_id"] == self.process.pid:
                         return
                 except redis.exceptions.RedisError:
                     pass

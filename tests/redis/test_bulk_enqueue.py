@@ -144,6 +144,7 @@ def test_bad_rows_are_refused_with_their_lines_and_nothing_is_enqueued(
     assert redis.Redis.from_url(redis_server.url).exists("enq-bad:sends") == 0
 
 
+@pytest.mark.slow  # a `mindo` process signalled, a worker process, a rerun: seconds
 def test_ctrl_c_stops_following_and_the_same_command_follows_again(
     redis_server: RedisServer, workers_for: list[Workers], tmp_path: Path
 ) -> None:

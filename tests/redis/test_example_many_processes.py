@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from redis_server import RedisServer
 
 from mindo_async.testing import Emulator, serve
@@ -14,6 +15,7 @@ from mindo_async.testing import Emulator, serve
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "many_processes.py"
 
 
+@pytest.mark.slow  # three processes (seconds); in-process: test_redis_journal
 def test_three_processes_send_the_campaign_once(redis_server: RedisServer) -> None:
     """Three processes each handed 60 requests: the emulator gets 60, no duplicate."""
     emulator = Emulator()

@@ -166,6 +166,7 @@ async def test_unreachable_redis_sends_nothing() -> None:
     assert len(emulator.ledger.messages) == 0
 
 
+@pytest.mark.slow  # Redis is down for 2 s by design
 async def test_redis_stopped_mid_campaign_pauses_it_and_it_resumes(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:

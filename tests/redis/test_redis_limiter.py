@@ -104,6 +104,7 @@ async def test_the_redis_limiter_refuses_trio(anyio_backend: str) -> None:
         await limiter.acquire(NUMBER)
 
 
+@pytest.mark.slow  # two processes paced at 19/s for 60 sends each: over 3 s by design
 def test_worker_processes_share_the_limit_and_get_no_429(redis_server: RedisServer) -> None:
     """Two processes sharing 19/s against 20/s per number: no 429 (apart: 38/s); all sent once."""
     import redis
