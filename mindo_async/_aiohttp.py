@@ -39,6 +39,7 @@ from ._answer import (
     max_body,
     too_large,
 )
+from ._config import default_ssl_context
 
 #: How often requests are checked against their deadline (seconds): a deadline
 #: ends the request at most this much later. One timer for all requests, not one each.
@@ -333,7 +334,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> aiohttp.ClientSession:
         ssl_context = self._ssl
         if ssl_context is None:
-            ssl_context = httpx.create_ssl_context(trust_env=True)
+            ssl_context = default_ssl_context()
         self._connector = _Connector(
             limit=self._limit,
             limit_per_host=0,

@@ -6,9 +6,11 @@ timeouts, which hosts are loopback, and the checks of a key and a base URL.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
+import ssl
 import urllib.request
 
 import httpx
@@ -145,3 +147,16 @@ def check_http_client_proxy(base_url: str, trust_env: bool) -> None:
         f"proxy unencrypted. Add {host} to NO_PROXY, or build the client with "
         "httpx.AsyncClient(trust_env=False), or use an https base_url"
     )
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), built
+    once per configuration and shared by every client: loading the CA bundle costs
+    about 40 ms of CPU, once per client otherwise. An ``SSLContext`` is safe to share."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    # httpx reads the same two variables itself; they are the cache key.
+    return httpx.create_ssl_context(trust_env=True)

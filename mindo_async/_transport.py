@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 import sniffio
 
-from ._config import PRODUCTION_HOST
+from ._config import PRODUCTION_HOST, default_ssl_context
 from ._errors import ConfigurationError
 from ._httpcore import BoundedHTTPTransport
 
@@ -117,6 +117,7 @@ def _httpx_transport(
         on_pool_size(size)
     return BoundedHTTPTransport(
         httpx.AsyncHTTPTransport(
+            verify=default_ssl_context(),
             proxy=proxy,
             limits=httpx.Limits(
                 max_connections=size,

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+from typing import Any
+
+import certifi
+import httpx
 import pytest
 
 from mindo_async import AsyncMindo
@@ -56,3 +62,32 @@ def test_httpx_still_routes_through_the_attribute_the_fast_path_watches() -> Non
     with respx.mock(using="httpx"):
         assert client_routing_is_patched()
     assert not client_routing_is_patched()
+
+
+def test_the_default_tls_context_is_built_once_per_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Clients share one TLS context (the CA bundle is loaded once); SSL_CERT_FILE gets its own."""
+    from mindo_async import _config
+
+    built: list[ssl.SSLContext] = []
+
+    def create(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        # httpx's own function (tests/conftest.py shares contexts on top of it).
+        context = httpx._config.create_ssl_context(*args, **kwargs)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(httpx, "create_ssl_context", create)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    _config._ssl_context.cache_clear()
+    first = _config.default_ssl_context()
+    assert _config.default_ssl_context() is first
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(Path(certifi.where()).read_text())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    other = _config.default_ssl_context()
+    assert _config.default_ssl_context() is other
+    assert built == [first, other]
+    _config._ssl_context.cache_clear()
