@@ -387,11 +387,16 @@ def _text_items(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...
     return tuple(sorted((key, _as_text(value)) for key, value in mapping.items()))
 
 
-def validate_bulk_send(request: BulkSendRequest) -> tuple[BulkSendRequest, int]:
+def validate_bulk_send(
+    request: BulkSendRequest, default_region: str | None = None
+) -> tuple[BulkSendRequest, int]:
     """``request`` ready to send, and how many identical repeats were dropped from it.
 
     Every recipient passes the checks of ``send`` (E.164 phone, variables,
-    button variables); numbers in variables become text. A phone repeated with
+    button variables); numbers in variables become text. With
+    ``default_region``, a phone may be written in a national form of that
+    region (as for ``send``): it is sent, and compared for repeats, in its
+    E.164 form. A phone repeated with
     the same variables is kept once (the API would drop it anyway); repeated
     with different variables, it is refused, naming both indexes: the API keeps
     one and does not say which. Raises ``InvalidRequestError`` naming every
@@ -435,13 +440,17 @@ def validate_bulk_send(request: BulkSendRequest) -> tuple[BulkSendRequest, int]:
             variables=recipient.variables,
             button_variables=recipient.button_variables,
         )
-        found = request_problems(single)
+        found = request_problems(single, default_region)
         if found:
             for name, messages in found.items():
                 field = "phone" if name == "recipient_phone" else name
                 for message in messages:
                     add(f"{where}.{field}", message)
             continue
+        if default_region is not None:
+            e164, _ = phone_to_e164(recipient.phone, default_region)
+            if e164 is not None and e164 != recipient.phone:
+                recipient = attrs.evolve(recipient, phone=e164)
         identity = (_text_items(recipient.variables), _text_items(recipient.button_variables))
         earlier = first_index.get(recipient.phone)
         if earlier is not None:

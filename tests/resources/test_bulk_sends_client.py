@@ -324,3 +324,60 @@ async def test_create_many_preflight_checks_every_group(
     assert emulator.ledger.bulk_send_ids() == ()
     result = await mindo.bulk_sends.create_many(good, preflight=True, chunk_size=2)
     assert len(result.bulk_send_ids) == 2
+
+
+@pytest.fixture
+async def mindo_ar(emulator: Emulator) -> AsyncIterator[AsyncMindo]:
+    """A client with ``default_region="AR"`` talking to ``emulator`` in-process."""
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator), base_url=BASE) as http,
+        AsyncMindo(
+            api_key=emulator.api_key, base_url=BASE, http_client=http, default_region="AR"
+        ) as client,
+    ):
+        yield client
+
+
+def _person(phone: str) -> BulkRecipient:
+    return BulkRecipient(phone=phone, variables={"name": "Ana", "code": "C1"})
+
+
+@pytest.mark.anyio
+async def test_create_reads_national_numbers_with_the_default_region(
+    mindo_ar: AsyncMindo, emulator: Emulator
+) -> None:
+    """With default_region, national spellings are sent as E.164 and count as one recipient."""
+    created = await create(
+        mindo_ar,
+        recipients=[_person("011 15-2345-6789"), _person("+54 9 11 2345-6789")],
+    )
+    assert created.dropped_repeats == 1
+    assert [entry.recipient_phone for entry in emulator.ledger.messages] == ["+5491123456789"]
+
+
+@pytest.mark.anyio
+async def test_create_without_a_region_refuses_national_numbers(
+    mindo: AsyncMindo, emulator: Emulator
+) -> None:
+    """Without default_region, a national spelling is refused before any I/O, as for send."""
+    with pytest.raises(InvalidRequestError) as caught:
+        await create(mindo, recipients=[_person("011 15-2345-6789")])
+    assert list(caught.value.errors) == ["recipients[0].phone"]
+    assert emulator.ledger.counts["total_requests"] == 0
+
+
+@pytest.mark.anyio
+async def test_create_many_reads_national_numbers_with_the_default_region(
+    mindo_ar: AsyncMindo, emulator: Emulator
+) -> None:
+    """create_many sends the E.164 form of a national number when the client has a region."""
+    request = SendRequest(
+        phone_number_id=NUMBER,
+        template_name="welcome_message",
+        recipient_phone="011 15-2345-6789",
+        variables={"name": "Ana", "code": "C1"},
+        button_variables={"button_0": "B1"},
+    )
+    result = await mindo_ar.bulk_sends.create_many([request])
+    assert len(result.chunks) == 1
+    assert [entry.recipient_phone for entry in emulator.ledger.messages] == ["+5491123456789"]

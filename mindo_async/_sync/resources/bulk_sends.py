@@ -221,7 +221,7 @@ class SyncBulkSends(SyncAPIResource):
             language=language,
             recipients=recipients,
         )
-        ready, dropped = validate_bulk_send(request)
+        ready, dropped = validate_bulk_send(request, self._requester.default_region)
         if preflight:
             self._preflight(
                 [
@@ -526,11 +526,12 @@ class SyncBulkSends(SyncAPIResource):
                     f"must be a SendRequest, not {type(request).__name__}"
                 ]
                 continue
-            found = request_problems(request)
+            region = self._requester.default_region
+            found = request_problems(request, region)
             for name, messages in found.items():
                 problems[f"requests[{index}].{name}"] = messages
             if not found:
-                ready.append(validate_request(request))
+                ready.append(validate_request(request, region))
         if problems:
             raise InvalidRequestError(problems)
 
