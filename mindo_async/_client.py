@@ -518,6 +518,11 @@ class AsyncMindo:
                 is then read twice, so it must be re-iterable: a sequence (or other
                 collection), or a callable returning a fresh iterable; a generator or
                 iterator raises ``TypeError``.
+
+        If iterating ``requests`` raises, no more requests are read, those already
+        read are finished, and that exception is raised with their results (in
+        input order) in its ``send_results`` attribute: what was sent is never lost
+        track of.
         """
         results: list[SendResult] = []
         async with self.stream_many(
@@ -530,8 +535,20 @@ class AsyncMindo:
             on_progress=on_progress,
             preflight=preflight,
         ) as stream:
-            async for result in stream:
-                results.append(result)
+            try:
+                async for result in stream:
+                    results.append(result)
+            except Exception as exc:
+                # The caller's iterable failed (raised once every request read from it
+                # has its result): the error carries those results.
+                results.sort(key=_by_index)
+                exc.send_results = results  # type: ignore[attr-defined]
+                if hasattr(exc, "add_note"):  # Python 3.11+
+                    exc.add_note(
+                        f"mindo_async: {len(results)} request(s) read before this error "
+                        "have their results in this exception's send_results"
+                    )
+                raise
         results.sort(key=_by_index)
         return results
 

@@ -228,6 +228,27 @@ async def test_failing_input_iterable_raises_after_the_results_pulled() -> None:
     assert sorted(r.index for r in seen) == [0, 1]
 
 
+async def test_send_many_error_from_the_input_carries_the_results() -> None:
+    """send_many re-raises the iterable's error with the results of what it read and sent."""
+
+    def generate() -> Iterator[SendRequest]:
+        yield request(0)
+        yield request(1)
+        raise LookupError("the CSV went away")
+
+    emulator = Emulator()
+    async with in_process(emulator) as mindo:
+        with pytest.raises(LookupError, match="CSV went away") as caught:
+            await mindo.send_many(generate(), concurrency=2)
+    results = caught.value.send_results  # type: ignore[attr-defined]
+    assert [(r.index, r.outcome) for r in results] == [(0, Outcome.SENT), (1, Outcome.SENT)]
+    # The answers are those of the two messages the emulator accepted.
+    assert {r.message.message_id for r in results if r.message is not None} == {
+        entry.message_id for entry in emulator.ledger.messages
+    }
+    assert len(emulator.ledger.messages) == 2
+
+
 async def test_duplicates_in_one_run_are_sent_once() -> None:
     """Identical requests (numbers and their text alike) are sent once; repeats are SKIPPED."""
     emulator = Emulator()
