@@ -9,16 +9,21 @@ nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 
+#: Every test runs on every CPU (pytest-xdist; an idle worker takes queued tests
+#: from a busy one, so the few long multi-process tests do not hold the rest).
+PARALLEL = ["-n", "auto", "--dist", "worksteal"]
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (asyncio and trio) against the installed package."""
+    """Run the whole test suite (asyncio and trio) against the installed package, in parallel."""
     session.install(".[dev]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *PARALLEL, *session.posargs)
 
 
 #: The fast session's pytest arguments: no slow tests, fewer Hypothesis examples,
 #: and pytest-xdist (one worker per CPU, idle workers take queued tests from busy ones).
-FAST = ["-m", "not slow", "--hypothesis-profile=fast", "-n", "auto", "--dist", "worksteal"]
+FAST = ["-m", "not slow", "--hypothesis-profile=fast", *PARALLEL]
 
 
 @nox.session
