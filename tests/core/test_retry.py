@@ -27,6 +27,7 @@ from mindo_async import (
     SentMessage,
     ServerDeliveryUnknownError,
     ServerError,
+    _pacing,
 )
 from mindo_async._protocol import error_for_response
 from mindo_async._retry import is_retryable, settle
@@ -450,17 +451,66 @@ async def test_certificate_failure_is_not_retried(backoffs: list[int]) -> None:
     assert script.calls == 1
 
 
+class PacerClock:
+    """A hand-moved clock for ``mindo_async._pacing``: its ``current_time`` and its ``sleep``.
+
+    Installed in place of the pacer module's ``anyio`` (the only two names it uses),
+    so a pause lasts until the test ``advance``s this clock, however busy the machine.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleepers: list[tuple[float, anyio.Event]] = []
+        self._changed: anyio.Event | None = None
+
+    def current_time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """Return once the clock has been moved ``seconds`` on (at once if ``seconds <= 0``)."""
+        if seconds <= 0:
+            await anyio.lowlevel.checkpoint()
+            return
+        entry = (self.now + seconds, anyio.Event())
+        self.sleepers.append(entry)
+        self._notify()
+        try:
+            await entry[1].wait()
+        finally:
+            self.sleepers.remove(entry)
+            self._notify()
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` on, and wake the sleepers whose time has come."""
+        self.now += seconds
+        for deadline, wake in self.sleepers:
+            if deadline <= self.now:
+                wake.set()
+
+    async def wait_for_sleepers(self, count: int) -> None:
+        """Return once ``count`` tasks sleep on this clock."""
+        while len(self.sleepers) < count:
+            self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+
 @pytest.mark.anyio
-async def test_429_pauses_that_phone_number_for_concurrent_sends() -> None:
+async def test_429_pauses_that_phone_number_for_concurrent_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A 429 with ``Retry-After`` holds every send of that phone_number_id, and only that one."""
+    clock = PacerClock()
+    monkeypatch.setattr(_pacing, "anyio", clock)
     arrivals: list[tuple[float, str]] = []
-    refused = anyio.Event()
 
     def server(request: httpx.Request) -> httpx.Response:
         number = json.loads(request.content)["phone_number_id"]
-        arrivals.append((anyio.current_time(), number))
+        arrivals.append((clock.current_time(), number))
         if len(arrivals) == 1:
-            refused.set()
             return status(429, {"Retry-After": "0.3"})
         return ok()
 
@@ -473,27 +523,39 @@ async def test_429_pauses_that_phone_number_for_concurrent_sends() -> None:
             )
         )
 
-    async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(server)) as http,
-        AsyncMindo(api_key=API_KEY, http_client=http, rate_limit=None) as mindo,
-        anyio.create_task_group() as tasks,
-    ):
-        tasks.start_soon(send, mindo, NUMBER_A)
-        with anyio.fail_after(5):
-            await refused.wait()
-        await anyio.sleep(0.02)  # the client reads the 429 without I/O: ample time
-        assert mindo.pacer.paused_for(NUMBER_A) > 0.2
-        assert mindo.pacer.paused_for(NUMBER_B) == 0
-        tasks.start_soon(send, mindo, NUMBER_A)
-        started = anyio.current_time()
-        await send(mindo, NUMBER_B)
-        elapsed_b = anyio.current_time() - started
+    with anyio.fail_after(10):  # a hang (a send held for good) fails instead of blocking
+        async with (
+            httpx.AsyncClient(transport=httpx.MockTransport(server)) as http,
+            AsyncMindo(api_key=API_KEY, http_client=http, rate_limit=None) as mindo,
+        ):
+            paused = anyio.Event()
+            pause = mindo.pacer.pause
+
+            def pause_and_tell(key: str, seconds: float) -> None:
+                pause(key, seconds)
+                paused.set()
+
+            monkeypatch.setattr(mindo.pacer, "pause", pause_and_tell)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(send, mindo, NUMBER_A)
+                await paused.wait()  # the client read the 429
+                assert mindo.pacer.paused_for(NUMBER_A) == pytest.approx(0.3)
+                assert mindo.pacer.paused_for(NUMBER_B) == 0
+                tasks.start_soon(send, mindo, NUMBER_A)
+                # Both sends of A wait out the pause: the retry of the refused one (after
+                # its own Retry-After wait, in real time) and the concurrent one.
+                await clock.wait_for_sleepers(2)
+                await send(mindo, NUMBER_B)  # not held: returns while A's pause lasts
+                assert [number for _, number in arrivals] == [NUMBER_A, NUMBER_B]
+                clock.advance(0.29)
+                assert len(clock.sleepers) == 2, "released before the pause ended"
+                assert mindo.pacer.paused_for(NUMBER_A) == pytest.approx(0.01)
+                clock.advance(0.01)
 
     refused_at = arrivals[0][0]
-    later_a = [when for when, number in arrivals[1:] if number == NUMBER_A]
+    later_a = [when for when, number in arrivals[2:] if number == NUMBER_A]
     assert len(later_a) == 2
-    assert all(when - refused_at >= 0.28 for when in later_a)
-    assert elapsed_b < 0.2
+    assert all(when - refused_at == pytest.approx(0.3) for when in later_a)
 
 
 # -- once ambiguous, always ambiguous (issue 15, item 4) ---------------------------------
