@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 
@@ -64,6 +65,16 @@ def in_process(emulator: Emulator, **options: object) -> AsyncMindo:
         base_url="http://127.0.0.1",
         http_client=httpx.AsyncClient(transport=transport),
         **options,  # type: ignore[arg-type]
+    )
+
+
+def client_over(transport: httpx.AsyncBaseTransport) -> AsyncMindo:
+    """A client, without a rate cap, whose network is ``transport``."""
+    return AsyncMindo(
+        api_key=DEFAULT_API_KEY,
+        base_url="http://127.0.0.1",
+        http_client=httpx.AsyncClient(transport=transport),
+        rate_limit=None,
     )
 
 
@@ -133,23 +144,58 @@ async def test_refused_connection_rejects_every_request_without_sending() -> Non
     assert all(r.attempts == 2 for r in results)
 
 
+class HeldTransport(httpx.AsyncBaseTransport):
+    """Forwards to ``inner``, but holds the request to ``held_phone`` until ``release`` is set.
+
+    ``answered`` lists the recipients in the order their answers came back; with
+    ``release_after``, ``release`` is set once that many answers have come back.
+    """
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, held_phone: str, release_after: int | None = None
+    ) -> None:
+        self.inner = inner
+        self.held_phone = held_phone
+        self.release_after = release_after
+        self.release = anyio.Event()
+        self.answered: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        recipient = json.loads(request.content)["recipient_phone"]
+        if recipient == self.held_phone:
+            await self.release.wait()
+        response = await self.inner.handle_async_request(request)
+        self.answered.append(recipient)
+        if self.release_after is not None and len(self.answered) >= self.release_after:
+            self.release.set()
+        return response
+
+
 async def test_send_many_returns_input_order_and_stream_many_completion_order() -> None:
     """send_many sorts by input position; stream_many yields as results complete."""
     emulator = Emulator()
-    # Whichever request the emulator gets first is slow, so it completes last.
-    emulator.script(Fault.slow(0.3))
-    async with in_process(emulator) as mindo:
-        start = anyio.current_time()
-        arrivals: list[tuple[int, float]] = []
-        async with mindo.stream_many(requests(5), concurrency=5) as stream:
+    # The first request of each run is held until the four others are done, so it
+    # completes last whatever the machine's speed.
+    streamed = HeldTransport(httpx.ASGITransport(app=emulator), held_phone=phone(0))
+    gathered = HeldTransport(
+        httpx.ASGITransport(app=emulator), held_phone=phone(10), release_after=4
+    )
+    yielded: list[int] = []
+    with anyio.fail_after(10):  # a stream that waited for input order would hang: fail
+        async with (
+            client_over(streamed) as mindo,
+            mindo.stream_many(requests(5), concurrency=5) as stream,
+        ):
             async for result in stream:
-                arrivals.append((result.index, anyio.current_time() - start))
-        emulator.script(Fault.slow(0.3))
-        ordered = await mindo.send_many(requests(5, start=10), concurrency=5)
-    assert sorted(index for index, _ in arrivals) == list(range(5))
-    late = [index for index, at in arrivals if at >= 0.3]
-    assert len(late) == 1
-    assert arrivals[-1][0] == late[0]
+                yielded.append(result.index)
+                if len(yielded) == 4:
+                    streamed.release.set()  # four results out before the first is sent
+        async with client_over(gathered) as mindo:
+            ordered = await mindo.send_many(requests(5, start=10), concurrency=5)
+    assert sorted(yielded) == list(range(5))
+    assert yielded[-1] == 0, "the held request's result comes last"
+    assert streamed.answered[-1] == phone(0)
+    assert gathered.answered[-1] == phone(10), "the first request completed last"
     assert [r.index for r in ordered] == list(range(5))
     assert [r.request.recipient_phone for r in ordered] == [phone(i) for i in range(10, 15)]
 
