@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,7 +84,8 @@ class LoopbackServer(ThreadedServer):
     ``behaviour`` is ``"ok"`` (the documented 200), ``"drop"`` (read the whole
     request, then close without answering), ``"slow"`` (read it, answer after
     ``delay`` seconds), ``"redirect"`` (307 to ``location``) or ``"keepalive"``
-    (200s on a kept-alive connection, closed once idle for ``delay`` seconds).
+    (a 200 on a kept-alive connection, which stays open, idle, until ``hang_up``
+    is set; then it is closed and ``hung_up`` set).
     """
 
     def __init__(self, behaviour: str, *, delay: float = 1.0, location: str = "") -> None:
@@ -91,8 +93,15 @@ class LoopbackServer(ThreadedServer):
         self.delay = delay
         self.location = location
         self.requests: list[ReceivedRequest] = []
+        self.hang_up = threading.Event()
+        self.hung_up = threading.Event()
         super().__init__()
         self.url = self.base_url
+
+    def close(self) -> None:
+        """Release the idle ``"keepalive"`` connections, then stop (see ``ThreadedServer``)."""
+        self.hang_up.set()
+        super().close()
 
     def _read(self, conn: socket.socket, buffer: bytearray) -> ReceivedRequest | None:
         read = read_request(conn, buffer)
@@ -106,11 +115,14 @@ class LoopbackServer(ThreadedServer):
     def serve_connection(self, conn: socket.socket, number: int) -> None:
         sent = json.dumps(SENT_BODY).encode()
         if self.behaviour == "keepalive":
-            # 200s until the connection is idle for ``delay`` (a timeout) or closed.
-            conn.settimeout(self.delay)
-            buffer = bytearray()
-            while self._read(conn, buffer) is not None:
-                conn.sendall(http_response("200 OK", sent))
+            # A 200 that keeps the connection open; closed, idle, on the test's signal.
+            conn.settimeout(5.0)
+            if self._read(conn, bytearray()) is None:
+                return
+            conn.sendall(http_response("200 OK", sent))
+            self.hang_up.wait()
+            conn.close()  # on loopback, the FIN is in the client's socket once this returns
+            self.hung_up.set()
             return
         conn.settimeout(5.0)
         if self._read(conn, bytearray()) is None or self.behaviour == "drop":
@@ -231,10 +243,11 @@ async def redirect_is_not_followed(serve: Callable[..., LoopbackServer], transpo
 async def idle_connection_closed_by_server_is_not_reused(
     serve: Callable[..., LoopbackServer], transport: str
 ) -> None:
-    server = serve("keepalive", delay=0.05)
+    server = serve("keepalive")
     async with client(server.url, transport) as mindo:
         await mindo.send(**FIELDS)
-        await anyio.sleep(0.3)  # the server closes the idle connection meanwhile
+        server.hang_up.set()  # the server closes the idle connection, now
+        assert await anyio.to_thread.run_sync(server.hung_up.wait, 5.0), "never hung up"
         message = await mindo.send(**FIELDS)
     assert isinstance(message, SentMessage)
     assert len(server.requests) == 2
