@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from pacer_clock import PacerClock
 
 from mindo_async import (
     APIConnectionError,
@@ -449,53 +450,6 @@ async def test_certificate_failure_is_not_retried(backoffs: list[int]) -> None:
     assert caught.value.retryable is False
     assert caught.value.attempts == 1
     assert script.calls == 1
-
-
-class PacerClock:
-    """A hand-moved clock for ``mindo_async._pacing``: its ``current_time`` and its ``sleep``.
-
-    Installed in place of the pacer module's ``anyio`` (the only two names it uses),
-    so a pause lasts until the test ``advance``s this clock, however busy the machine.
-    """
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleepers: list[tuple[float, anyio.Event]] = []
-        self._changed: anyio.Event | None = None
-
-    def current_time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Return once the clock has been moved ``seconds`` on (at once if ``seconds <= 0``)."""
-        if seconds <= 0:
-            await anyio.lowlevel.checkpoint()
-            return
-        entry = (self.now + seconds, anyio.Event())
-        self.sleepers.append(entry)
-        self._notify()
-        try:
-            await entry[1].wait()
-        finally:
-            self.sleepers.remove(entry)
-            self._notify()
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock ``seconds`` on, and wake the sleepers whose time has come."""
-        self.now += seconds
-        for deadline, wake in self.sleepers:
-            if deadline <= self.now:
-                wake.set()
-
-    async def wait_for_sleepers(self, count: int) -> None:
-        """Return once ``count`` tasks sleep on this clock."""
-        while len(self.sleepers) < count:
-            self._changed = anyio.Event()
-            await self._changed.wait()
-
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
 
 
 @pytest.mark.anyio
