@@ -5,8 +5,9 @@ from __future__ import annotations
 import anyio
 import httpx
 import pytest
+from pacer_clock import PacerClock
 
-from mindo_async import AsyncMindo, Outcome, SendRequest
+from mindo_async import AsyncMindo, Outcome, SendRequest, _pacing
 from mindo_async._pacing import MAX_PAUSE, Pacer
 from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault
 
@@ -33,41 +34,45 @@ def client(emulator: Emulator, rate_limit: float | None) -> AsyncMindo:
     )
 
 
-async def test_pacer_allows_one_burst_then_the_rate() -> None:
-    """rate=20: 20 acquisitions pass at once, the next 10 take at least half a second."""
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> PacerClock:
+    """The pacer's clock: moved on by exactly what each of its sleeps asks (autojump)."""
+    clock = PacerClock(autojump=True)
+    monkeypatch.setattr(_pacing, "anyio", clock)
+    return clock
+
+
+async def test_pacer_allows_one_burst_then_the_rate(clock: PacerClock) -> None:
+    """rate=20: 20 acquisitions pass at once, the next 10 take half a second."""
     pacer = Pacer(20.0)
-    start = anyio.current_time()
     for _ in range(20):
         await pacer.acquire("n")
-    burst = anyio.current_time() - start
+    assert clock.now == pytest.approx(0.0, abs=1e-9), "the burst waited"
     for _ in range(10):
         await pacer.acquire("n")
-    total = anyio.current_time() - start
-    assert burst < 0.25
-    assert total >= 0.5 - 0.01
+    assert clock.now == pytest.approx(0.5)
 
 
-async def test_pacer_keys_are_independent() -> None:
+async def test_pacer_keys_are_independent(clock: PacerClock) -> None:
     """One phone number's cap does not slow another's."""
     pacer = Pacer(5.0)
     for _ in range(5):
         await pacer.acquire("a")
-    start = anyio.current_time()
     for _ in range(5):
         await pacer.acquire("b")
-    assert anyio.current_time() - start < 0.15
+    assert clock.now == pytest.approx(0.0, abs=1e-9), "b waited for a's cap"
+    await pacer.acquire("a")
+    assert clock.now == pytest.approx(0.2), "a's sixth send within its second is not held"
 
 
-async def test_pause_holds_every_sender_of_that_key() -> None:
+async def test_pause_holds_every_sender_of_that_key(clock: PacerClock) -> None:
     """pause() holds acquisitions for that key until it ends, also with the cap off."""
     pacer = Pacer(None)
     pacer.pause("n", 0.3)
-    start = anyio.current_time()
-    await pacer.acquire("n")
-    assert anyio.current_time() - start >= 0.3 - 0.01
-    start = anyio.current_time()
     await pacer.acquire("other")
-    assert anyio.current_time() - start < 0.1
+    assert clock.now == pytest.approx(0.0, abs=1e-9), "another key waited"
+    await pacer.acquire("n")
+    assert clock.now == pytest.approx(0.3)
 
 
 async def test_cap_holds_across_concurrent_send_many_calls() -> None:
