@@ -94,29 +94,44 @@ async def test_cap_holds_across_concurrent_send_many_calls() -> None:
     assert times[-1] - times[0] >= (100 - rate) / rate - 0.05
 
 
-async def test_retry_after_pauses_the_number_for_other_sends() -> None:
+async def test_retry_after_pauses_the_number_for_other_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A 429 with Retry-After holds a concurrent send to the same number until the pause ends."""
+    clock = PacerClock()  # moved by hand: the pause ends when the test says so
+    monkeypatch.setattr(_pacing, "anyio", clock)
     emulator = Emulator()
     emulator.script(Fault.status(429, retry_after=1))
     results: dict[str, object] = {}
-    async with client(emulator, None) as mindo:
-        start = anyio.current_time()
+    with anyio.fail_after(10):  # a send held for good fails instead of blocking
+        async with client(emulator, None) as mindo:
+            paused = anyio.Event()
+            pause = mindo.pacer.pause
 
-        async def first() -> None:
-            results["first"] = await mindo.send_request(request(1))
+            def pause_and_tell(key: str, seconds: float) -> None:
+                pause(key, seconds)
+                paused.set()
 
-        async def second() -> None:
-            await anyio.sleep(0.2)
-            assert mindo.pacer.paused_for(NUMBER_ID) > 0.5
-            results["second"] = await mindo.send_request(request(2))
-            results["second_at"] = anyio.current_time() - start
+            monkeypatch.setattr(mindo.pacer, "pause", pause_and_tell)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(first)
-            tg.start_soon(second)
+            async def first() -> None:
+                results["first"] = await mindo.send_request(request(1))
+
+            async def second() -> None:
+                results["second"] = await mindo.send_request(request(2))
+                results["second_at"] = clock.now
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first)
+                await paused.wait()  # the client read the 429
+                assert mindo.pacer.paused_for(NUMBER_ID) == pytest.approx(1.0)
+                tg.start_soon(second)
+                await clock.wait_for_sleepers(1)  # the second send waits out the pause
+                assert len(emulator.ledger.messages) == 0
+                clock.advance(1.0)
     assert emulator.ledger.counts["rate_limited"] == 1
     assert len(emulator.ledger.messages) == 2
-    assert results["second_at"] >= 1.0 - 0.02  # type: ignore[operator]
+    assert results["second_at"] == pytest.approx(1.0)
 
 
 async def test_rate_limited_campaign_is_paced_and_completes() -> None:
@@ -129,7 +144,7 @@ async def test_rate_limited_campaign_is_paced_and_completes() -> None:
     assert emulator.ledger.duplicates() == []
 
 
-async def test_pause_longer_than_the_cap_fails_fast_without_sending() -> None:
+async def test_pause_longer_than_the_cap_fails_fast_without_sending(clock: PacerClock) -> None:
     """After a 429 asking for 120 s, other sends to that number raise at once and send nothing."""
     from mindo_async import RateLimitError
 
@@ -139,10 +154,9 @@ async def test_pause_longer_than_the_cap_fails_fast_without_sending() -> None:
         with pytest.raises(RateLimitError) as first:
             await mindo.send_request(request(1))
         assert first.value.retry_after == 120
-        start = anyio.current_time()
         with pytest.raises(RateLimitError, match="paused") as second:
             await mindo.send_request(request(2))
-        assert anyio.current_time() - start < 1.0
+        assert clock.now == 0.0, "the second send waited on the pause"
         assert second.value.retry_after is not None
         assert second.value.retry_after > 100
     assert emulator.ledger.counts["total_requests"] == 1
