@@ -6,7 +6,7 @@ import collections
 import itertools
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 import httpx
@@ -169,6 +169,35 @@ class HeldTransport(httpx.AsyncBaseTransport):
         if self.release_after is not None and len(self.answered) >= self.release_after:
             self.release.set()
         return response
+
+
+class Tripwire(httpx.AsyncBaseTransport):
+    """Forwards to ``inner``, and sets ``tripped`` once ``after`` requests have gone through it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, after: int) -> None:
+        self.inner = inner
+        self.after = after
+        self.seen = 0
+        self.tripped = anyio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen += 1
+        if self.seen >= self.after:
+            self.tripped.set()
+        return await self.inner.handle_async_request(request)
+
+
+async def cancelled_when_tripped(wire: Tripwire, run: Callable[[], Awaitable[object]]) -> None:
+    """Run ``run()``, cancelled as soon as ``wire`` trips (mid-run, however slow the machine)."""
+
+    async def cancel_on_trip(scope: anyio.CancelScope) -> None:
+        await wire.tripped.wait()
+        scope.cancel()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(cancel_on_trip, tasks.cancel_scope)
+        await run()
+        tasks.cancel_scope.cancel()  # finished untripped: the test's assertions say so
 
 
 async def test_send_many_returns_input_order_and_stream_many_completion_order() -> None:
@@ -402,9 +431,9 @@ async def test_progress_callback_counts_every_outcome() -> None:
 async def test_cancelling_a_run_sends_nothing_more_and_leaves_no_task() -> None:
     """Cancelling send_many mid-way stops the sends; no request arrives after the cancel."""
     emulator = Emulator(faults=FaultConfig(latency=0.02))
-    async with in_process(emulator) as mindo:
-        with anyio.move_on_after(0.15):
-            await mindo.send_many(requests(1000), concurrency=8)
+    wire = Tripwire(httpx.ASGITransport(app=emulator), after=20)
+    async with client_over(wire) as mindo:
+        await cancelled_when_tripped(wire, lambda: mindo.send_many(requests(1000), concurrency=8))
         after_cancel = emulator.ledger.counts["total_requests"]
         await anyio.sleep(0.1)
         assert emulator.ledger.counts["total_requests"] == after_cancel
@@ -491,9 +520,11 @@ async def test_cancelled_run_leaves_no_request_in_flight_in_the_journal(tmp_path
     assert isinstance(tmp_path, pathlib.Path)
     journal = tmp_path / "campaign.sqlite"
     emulator = Emulator(faults=FaultConfig(latency=0.05))
-    async with in_process(emulator) as mindo:
-        with anyio.move_on_after(0.12):
-            await mindo.send_many(requests(100), concurrency=8, journal=journal)
+    wire = Tripwire(httpx.ASGITransport(app=emulator), after=12)
+    async with client_over(wire) as mindo:
+        await cancelled_when_tripped(
+            wire, lambda: mindo.send_many(requests(100), concurrency=8, journal=journal)
+        )
     with sqlite3.connect(journal) as db:
         states = collections.Counter(state for (state,) in db.execute("SELECT state FROM requests"))
     assert "in_flight" not in states
