@@ -149,6 +149,9 @@ async def stray_answer_is_not_sent(
 ) -> None:
     # Request A gets its answer plus a second, unsolicited one; request B, sent on
     # the same kept-alive connection, is read and never answered.
+    answered = threading.Event()  # the client has A's answer (set by the test)
+    strayed = threading.Event()  # the stray answer is on the wire (set by the server)
+
     def handler(request: Received, conn: socket.socket, on_connection: int, overall: int) -> bool:
         if overall == 0:
             answer = response("200 OK", sent_body(request.json(), "wamid.A"))
@@ -157,8 +160,9 @@ async def stray_answer_is_not_sent(
                 conn.sendall(answer + stray)  # in the same segment: httpcore keeps it
             else:
                 conn.sendall(answer)
-                threading.Event().wait(0.05)  # while the connection is idle: aiohttp keeps it
+                answered.wait(5.0)  # while the connection is idle: aiohttp keeps it
                 conn.sendall(stray)
+            strayed.set()
             return True
         return False  # B: read, then hung up
 
@@ -166,7 +170,8 @@ async def stray_answer_is_not_sent(
     async with client(server.url, transport, max_connections=1) as mindo:
         first = await mindo.send(**FIELDS)
         assert first.message_id == "wamid.A"
-        await anyio.sleep(0.2)
+        answered.set()
+        assert await anyio.to_thread.run_sync(strayed.wait, 5.0), "no stray answer sent"
         with pytest.raises(DeliveryUnknownError) as caught:
             await mindo.send(**{**FIELDS, "recipient_phone": PHONE_B})
     assert caught.value.request is not None
