@@ -263,7 +263,11 @@ async def test_worker_graceful_shutdown_finishes_jobs_in_hand(
     ) as mindo:
         worker = module.Worker(mindo, queue, consumers=3)
         running = asyncio.ensure_future(worker.run())
-        await asyncio.sleep(0.1)  # three sends are in flight
+        # Three sends are in flight once the emulator has them (it counts a send when
+        # it arrives, then waits out the latency before answering).
+        with anyio.fail_after(10):
+            while len(mindo_emulator_server.ledger) < 3:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
         worker.stop()
         report = await asyncio.wait_for(running, 10)
     assert len(report.sent) == 3
