@@ -606,10 +606,19 @@ async def test_latency_delays_responses_with_anyio_sleep() -> None:
 async def test_slow_fault_is_processed_before_the_late_answer() -> None:
     """Fault.slow answers 200 late, but the message is in the ledger before the answer."""
     emulator = Emulator()
-    emulator.script(Fault.slow(0.2))
-    with anyio.move_on_after(0.1) as scope:
-        await post(emulator, WELCOME)
-    assert scope.cancelled_caught  # the answer had not come when the caller gave up
+    emulator.script(Fault.slow(60))
+    answers: list[httpx.Response] = []
+
+    async def give_up_once_recorded(scope: anyio.CancelScope) -> None:
+        while emulator.ledger.counts["sent"] == 0:  # noqa: ASYNC110
+            await anyio.sleep(0.001)
+        scope.cancel()
+
+    with anyio.fail_after(10):  # never recorded: fail instead of waiting the minute
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(give_up_once_recorded, tasks.cancel_scope)
+            answers.append(await post(emulator, WELCOME))
+    assert answers == []  # recorded while the answer had not come
     assert emulator.ledger.counts["sent"] == 1
     assert emulator.ledger.messages[0].outcome == "sent"
 
