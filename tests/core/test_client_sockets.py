@@ -202,9 +202,9 @@ async def read_then_drop_is_delivery_unknown(
 async def too_slow_is_delivery_unknown(
     serve: Callable[..., LoopbackServer], transport: str
 ) -> DeliveryUnknownError:
-    server = serve("slow", delay=2.0)  # the thread is released at teardown, not waited for
+    server = serve("slow", delay=60.0)  # the thread is released at teardown, not waited for
     async with client(server.url, transport, timeout=0.3) as mindo:
-        # Had the client waited for the (2 s late) answer, this would be a SentMessage.
+        # Had the client waited for the (60 s late) answer, this would be a SentMessage.
         with pytest.raises(DeliveryUnknownError) as caught:
             await mindo.send(**FIELDS)
     assert caught.value.attempts == 1
