@@ -174,7 +174,13 @@ def test_ctrl_c_stops_watching_not_the_bulk_send(tmp_path: Path) -> None:
                 assert child.poll() is None, child.communicate()
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-            time.sleep(0.5)  # watching by now
+            # Watching once the server has two polls since the creation: by the second,
+            # the child's Ctrl-C handler is in place (it starts with the first).
+            created = running.ledger.counts["total_requests"]
+            while running.ledger.counts["total_requests"] < created + 2:
+                assert child.poll() is None, child.communicate()
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
             child.send_signal(signal.SIGINT)
             _, stderr = child.communicate(timeout=30)
         finally:
