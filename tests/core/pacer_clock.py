@@ -13,8 +13,11 @@ a result cannot depend on how busy the machine is.
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import anyio.lowlevel
+import sniffio
 
 
 class PacerClock:
@@ -55,6 +58,14 @@ class PacerClock:
             if deadline <= self.now:
                 wake.set()
 
+    def advance_to_next(self) -> bool:
+        """Jump to the earliest sleeper's wake-up time and wake it; ``False`` if none sleeps."""
+        if not self.sleepers:
+            return False
+        self.now = max(self.now, min(deadline for deadline, _ in self.sleepers))
+        self.advance(0.0)
+        return True
+
     async def wait_for_sleepers(self, count: int) -> None:
         """Return once ``count`` tasks sleep on this clock."""
         while len(self.sleepers) < count:
@@ -64,3 +75,29 @@ class PacerClock:
     def _notify(self) -> None:
         if self._changed is not None:
             self._changed.set()
+
+
+async def wait_all_tasks_blocked() -> None:
+    """Return once every other task waits on something (on trio, anyio's own check).
+
+    anyio's asyncio version re-checks every 0.1 s, which makes a loop of a hundred
+    clock jumps last seconds; this one re-checks after each pass of the event loop,
+    and only counts a task as waiting when no callback is queued (nothing timed or
+    threaded may run meanwhile: the tests using it have neither).
+    """
+    if sniffio.current_async_library() != "asyncio":
+        await anyio.wait_all_tasks_blocked()
+        return
+    this_task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(0)
+        if getattr(loop, "_ready", None):
+            continue  # callbacks are queued: one may wake a task
+        waiters = (
+            getattr(task, "_fut_waiter", None)
+            for task in asyncio.all_tasks()
+            if task is not this_task
+        )
+        if all(waiter is not None and not waiter.done() for waiter in waiters):
+            return

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import anyio
 import httpx
 import pytest
-from pacer_clock import PacerClock
+from pacer_clock import PacerClock, wait_all_tasks_blocked
 
 from mindo_async import AsyncMindo, Outcome, SendRequest, _pacing
 from mindo_async._pacing import MAX_PAUSE, Pacer
 from mindo_async.testing import DEFAULT_API_KEY, Emulator, Fault
+from mindo_async.testing._clock import VIRTUAL_EPOCH
 
 pytestmark = pytest.mark.anyio
 
@@ -75,23 +78,53 @@ async def test_pause_holds_every_sender_of_that_key(clock: PacerClock) -> None:
     assert clock.now == pytest.approx(0.3)
 
 
-async def test_cap_holds_across_concurrent_send_many_calls() -> None:
+class PacerTime:
+    """The emulator's clock, reading the pacer's: ledger times are pacer times."""
+
+    def __init__(self, clock: PacerClock) -> None:
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return VIRTUAL_EPOCH + timedelta(seconds=self.clock.now)
+
+
+async def test_cap_holds_across_concurrent_send_many_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two send_many calls on one client share the cap: the ledger never shows more than allowed."""
     rate = 50.0
-    emulator = Emulator()
-    async with client(emulator, rate) as mindo, anyio.create_task_group() as tg:
-        tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50)), concurrency=16))
-        tg.start_soon(lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16))
-    times = sorted(entry.received_at.timestamp() for entry in emulator.ledger.messages)
+    clock = PacerClock()  # moved to the next wake-up each time every task is blocked
+    monkeypatch.setattr(_pacing, "anyio", clock)
+    emulator = Emulator(clock=PacerTime(clock))
+    done = anyio.Event()
+    async with client(emulator, rate) as mindo:
+
+        async def both() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    lambda: mindo.send_many((request(i) for i in range(50)), concurrency=16)
+                )
+                tg.start_soon(
+                    lambda: mindo.send_many((request(i) for i in range(50, 100)), concurrency=16)
+                )
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(both)
+            with anyio.fail_after(30):
+                while not done.is_set():
+                    await wait_all_tasks_blocked()
+                    if not done.is_set():
+                        assert clock.advance_to_next(), "blocked, and not on the pacer"
+    times = sorted(
+        (entry.received_at - VIRTUAL_EPOCH).total_seconds() for entry in emulator.ledger.messages
+    )
     assert len(times) == 100
-    # GCRA: over any span of t seconds, at most burst + rate * t sends. The slack
-    # allows 100 ms of scheduling delay on a loaded machine; two unshared caps
-    # would let all 100 through at once, far beyond it.
-    slack = rate * 0.1
+    # GCRA: over any span of t seconds, at most burst + rate * t sends (the slack: the
+    # ledger's microsecond timestamps). Two unshared caps would let 100 through at once.
+    slack = rate * 1e-5
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
             assert j - i + 1 <= rate + rate * (times[j] - times[i]) + slack, (i, j)
-    assert times[-1] - times[0] >= (100 - rate) / rate - 0.05
+    assert times[-1] - times[0] >= (100 - rate) / rate - 1e-5
 
 
 async def test_retry_after_pauses_the_number_for_other_sends(
