@@ -416,8 +416,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its answer, read whole (up to the cap)."""
-        if self._closed:
-            raise TransportClosedError("the transport is closed; the request was not sent")
         try:
             content = request.content
         except httpx.RequestNotRead:

@@ -179,7 +179,7 @@ class Requester:
         self._api_key = api_key
         self._policy = policy
         self._limiter = limiter
-        self._local_uncapped = limiter if type(limiter) is LocalRateLimiter else None
+        self._local = limiter if type(limiter) is LocalRateLimiter else None
         self._connections = connections
         self._transport = transport
         #: Raises ``ClientClosedError`` once the client is closed.
@@ -516,7 +516,7 @@ class Requester:
     def _unpaced(self, number: str) -> bool:
         """Whether ``number`` may send now without asking the limiter: the in-process
         limiter with no cap, and no pause in force (two dict lookups, no await)."""
-        local = self._local_uncapped
+        local = self._local
         return local is not None and local.pacer.rate is None and not local.pacer.paused_for(number)
 
     def _pool_closed(self) -> bool:
