@@ -174,10 +174,11 @@ def test_ctrl_c_stops_watching_not_the_bulk_send(tmp_path: Path) -> None:
                 assert child.poll() is None, child.communicate()
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-            # Watching once the server has two polls since the creation: by the second,
-            # the child's Ctrl-C handler is in place (it starts with the first).
+            # Watching once the server has three reads since the creation: the first
+            # reads the total, then two polls. The child's Ctrl-C handler starts while
+            # the first poll is on the wire, so it is in place by the second.
             created = running.ledger.counts["total_requests"]
-            while running.ledger.counts["total_requests"] < created + 2:
+            while running.ledger.counts["total_requests"] < created + 3:
                 assert child.poll() is None, child.communicate()
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
