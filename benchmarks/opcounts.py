@@ -11,9 +11,10 @@ included (aiohttp's parser, the interpreter), each in its own process.
 
 Each figure is the difference between two runs of ``--sends`` and ``2 x
 --sends`` sends after the same warm-up, divided by ``--sends``, both after a
-first run that is not counted: start-up, imports and warm-up cancel out. Counting slows the process a hundredfold, so the event loop
-finds more answers ready at each turn than in a timed run; the counts are a
-profile, not a forecast.
+first run that is not counted: start-up, imports and warm-up cancel out.
+Counting slows the process a hundredfold, so the event loop finds more answers
+ready at each turn than in a timed run; the counts are a profile, not a
+forecast.
 
     python -m benchmarks.opcounts [--sends 500] [--concurrency 128] [--callgrind]
 """
@@ -175,11 +176,10 @@ def report(
     yield "| function | " + " | ".join(names) + " |"
     yield "|---|" + "---:|" * len(names)
     first = counts[names[0]]
-    extra = sorted(
-        counts[last].items(), key=lambda item: -(item[1] - first.get(item[0], 0.0))
-    )
+    extra = sorted(counts[last].items(), key=lambda item: -(item[1] - first.get(item[0], 0.0)))
     for where, _ in extra[:top]:
-        yield f"| `{where}` | " + " | ".join(f"{counts[n].get(where, 0):,.1f}" for n in names) + " |"
+        cells = " | ".join(f"{counts[n].get(where, 0):,.1f}" for n in names)
+        yield f"| `{where}` | {cells} |"
 
 
 def main(argv: list[str] | None = None) -> int:
