@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
 import os
 import re
@@ -96,7 +97,7 @@ def per_send(name: str, url: str, sends: int, concurrency: int) -> dict[str, flo
     # Once first, so that imports and first-call work (compiling patterns) are done.
     asyncio.run(contender(url, API_KEY, sends, concurrency, 3600.0))
     runs = [
-        count_opcodes(lambda n=n: contender(url, API_KEY, n, concurrency, 3600.0))
+        count_opcodes(functools.partial(contender, url, API_KEY, n, concurrency, 3600.0))
         for n in (sends, 2 * sends)
     ]
     result: dict[str, float] = collections.defaultdict(float)
