@@ -60,7 +60,7 @@ def _where(code: CodeType) -> str:
             elif marker in ("/mindo_async/", "/benchmarks/"):
                 path = marker.strip("/") + "/" + path
             break
-    return f"{path}:{code.co_firstlineno}:{code.co_qualname}"
+    return f"{path}:{code.co_firstlineno}:{getattr(code, 'co_qualname', code.co_name)}"
 
 
 def _package(where: str) -> str:
