@@ -397,19 +397,15 @@ class Requester:
                         flight.before_send()
                         flight.marked = True
                     started = time.perf_counter()
-                    watched: Flight | None = None
                     if flight is not None:
                         flight.attempts = attempts
-                        if self._reports_first_byte():
-                            # Not on the wire until the transport says it starts
-                            # writing: a cancellation while it connects (or waits for
-                            # a connection) leaves the request "never sent".
-                            flight.maybe_sent = flight.ambiguous_before
-                            watched = flight
-                        else:
-                            flight.maybe_sent = True
+                        # Not on the wire until the transport says it starts writing
+                        # (``_send`` marks it at once for a transport that does not
+                        # tell): a cancellation while it connects (or waits for a
+                        # connection) leaves the request "never sent".
+                        flight.maybe_sent = flight.ambiguous_before
                     try:
-                        response = self._send(endpoint, url, body, watched)
+                        response = self._send(endpoint, url, body, flight)
                     except MindoError:
                         # Raised by this library before anything left (a misused transport).
                         if flight is not None:
@@ -543,7 +539,11 @@ class Requester:
             stream = httpx.ByteStream(b"")
         extensions = dict(self._extensions)
         if flight is not None:
-            extensions["trace"] = _FirstByte(flight)
+            if self._reports_first_byte():
+                extensions["trace"] = _FirstByte(flight)
+            else:
+                # No word from the transport when it writes: on the wire from now.
+                flight.maybe_sent = True
         http_request = httpx.Request(
             endpoint.method,
             url,
