@@ -183,21 +183,38 @@ class _Run:
         """Whether no more requests are to be pulled."""
         return self.exhausted or self.stopped
 
-    async def pull(self) -> tuple[int, SendRequest] | None:
-        """The next request and its index, or ``None`` when the input is done."""
-        if self.finished():
+    def pull_sync(self, source: Iterator[SendRequest]) -> tuple[int, SendRequest] | None:
+        """``pull`` for a plain iterable: no await (it runs for every request)."""
+        if self.exhausted or self.stopped:
             return None
         try:
-            if self.async_input is None:
-                assert self.sync_input is not None
-                request = next(self.sync_input)
-            else:
-                async with self.input_lock:
-                    # Another worker may have met the end while this one waited.
-                    if self.finished():
-                        return None
-                    request = await anext(self.async_input)
-        except (StopIteration, StopAsyncIteration):
+            request = next(source)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        except Exception as exc:
+            # The caller's iterable failed: stop pulling, finish what is in
+            # flight, and raise this once the results are read.
+            self.exhausted = True
+            self.input_error = exc
+            return None
+        index = self.next_index
+        self.next_index = index + 1
+        return index, request
+
+    async def pull(self) -> tuple[int, SendRequest] | None:
+        """The next request of an async iterable and its index, or ``None`` when the
+        input is done."""
+        if self.finished():
+            return None
+        assert self.async_input is not None
+        try:
+            async with self.input_lock:
+                # Another worker may have met the end while this one waited.
+                if self.finished():
+                    return None
+                request = await anext(self.async_input)
+        except StopAsyncIteration:
             self.exhausted = True
             return None
         except Exception as exc:
@@ -318,11 +335,12 @@ class _Run:
                         previous_message_id=entry.message_id,
                     )
 
-        breaker = self.breaker_for(ready)
-        if breaker is not None:
-            if journal_key is not None:
-                await self.settle(journal_key, None)
-            return _skipped(request, index, breaker, _breaker_reason(breaker), to)
+        if self.auth_error is not None or self.number_errors or self.template_errors:
+            breaker = self.breaker_for(ready)
+            if breaker is not None:
+                if journal_key is not None:
+                    await self.settle(journal_key, None)
+                return _skipped(request, index, breaker, _breaker_reason(breaker), to)
 
         flight = Flight(Priority.FANOUT)
         if journal_key is not None:
@@ -467,9 +485,10 @@ class _Run:
             logger.error("the journal could not record a %s outcome: %s", outcome, exc)
 
     async def worker(self, results: MemoryObjectSendStream[SendResult]) -> None:
+        source = self.sync_input
         async with results:
             while True:
-                item = await self.pull()
+                item = self.pull_sync(source) if source is not None else await self.pull()
                 if item is None:
                     return
                 if self.stopped:
