@@ -127,11 +127,28 @@ def mask_phone(phone: str) -> str:
     return "*" * max(len(phone) - 4, 0) + phone[-4:] if len(phone) > 4 else "****"
 
 
+_decode_json_text = json.JSONDecoder().decode
+
+
+def loads_json(content: bytes) -> Any:
+    """``json.loads(content)``; raises ``ValueError`` (or ``UnicodeDecodeError``) as it does.
+
+    Tried first as UTF-8 text (what JSON is on the wire), which skips
+    ``json.loads``'s encoding detection on every answer; anything else (a BOM,
+    UTF-16 or UTF-32, or not JSON) goes to ``json.loads`` itself, so the answer
+    and the errors are always its own.
+    """
+    try:
+        return _decode_json_text(content.decode("utf-8"))
+    except ValueError:
+        return json.loads(content)
+
+
 def _decode_body(content: bytes) -> Any:
     if not content:
         return None
     try:
-        return json.loads(content)
+        return loads_json(content)
     except (ValueError, UnicodeDecodeError):
         return content.decode("utf-8", errors="replace")
 

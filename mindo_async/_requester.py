@@ -10,7 +10,6 @@ about HTTP.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from ._protocol import (
     error_for_failure,
     error_for_response,
     interpret_response,
+    loads_json,
     mask_phone,
     redact,
 )
@@ -329,7 +329,7 @@ class Requester:
             status = response.status_code
             if 200 <= status < 300:
                 try:
-                    return json.loads(content)
+                    return loads_json(content)
                 except ValueError:
                     pass  # not JSON: error_for_response says so
             return error_for_response(

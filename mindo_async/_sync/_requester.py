@@ -12,7 +12,6 @@ about HTTP.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -41,6 +40,7 @@ from mindo_async._protocol import (
     error_for_failure,
     error_for_response,
     interpret_response,
+    loads_json,
     mask_phone,
     redact,
 )
@@ -316,7 +316,7 @@ class Requester:
             status = response.status_code
             if 200 <= status < 300:
                 try:
-                    return json.loads(content)
+                    return loads_json(content)
                 except ValueError:
                     pass  # not JSON: error_for_response says so
             return error_for_response(

@@ -19,6 +19,8 @@ import httpx
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from httpx_aiohttp.transport import map_aiohttp_exceptions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mindo_async
 from mindo_async import (
@@ -848,3 +850,46 @@ def test_redact_leaves_bodies_without_the_key_untouched() -> None:
     escaped = b'{"error": "Caf\\u00e9 cerrado"}'
     assert redact(plain, API_KEY) is plain
     assert redact(escaped, API_KEY) is escaped
+
+
+def _json_or_error(load: Any, content: bytes) -> tuple[str, Any]:
+    try:
+        return "value", load(content)
+    except ValueError as exc:
+        return "error", type(exc).__name__
+
+
+_JSON_SAMPLES = [
+    b'{"message_id":"wamid.1","success":true}',
+    '{"name":"José ☃"}'.encode(),
+    b"\xef\xbb\xbf" + b'{"bom":1}',
+    '{"utf16":"x"}'.encode("utf-16"),
+    '{"utf16be":"x"}'.encode("utf-16-be"),
+    '{"utf32le":"x"}'.encode("utf-32-le"),
+    b"[1, 2, 3]",
+    b"not json",
+    b"\xff\xfe\xfd",
+    b"\x00\x00\x00",
+    b"1\x00",
+    b"",
+    b"  null  ",
+]
+
+
+@pytest.mark.parametrize("content", _JSON_SAMPLES)
+def test_loads_json_answers_as_json_loads(content: bytes) -> None:
+    """The answer decoder's UTF-8 shortcut gives json.loads's value or error type."""
+    from mindo_async._protocol import loads_json
+
+    assert _json_or_error(loads_json, content) == _json_or_error(json.loads, content)
+
+
+@given(
+    st.one_of(st.binary(max_size=64), st.text(max_size=32).map(lambda t: json.dumps(t).encode()))
+)
+@settings(max_examples=300)
+def test_loads_json_agrees_with_json_loads_on_any_bytes(content: bytes) -> None:
+    """On arbitrary bytes and JSON texts the shortcut and json.loads agree."""
+    from mindo_async._protocol import loads_json
+
+    assert _json_or_error(loads_json, content) == _json_or_error(json.loads, content)
