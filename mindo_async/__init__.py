@@ -45,8 +45,10 @@ from ._preflight import NumberCheck, PreflightProblem, PreflightReport, ProblemC
 from ._ratelimit import LocalRateLimiter, Priority, RateLimiter
 from ._retry import RetryPolicy
 from ._sync._client import Mindo
-from .resources.bulk_sends import BulkChunkResult, CreateManyResult
+from ._sync._pagination import Page as SyncPage
+from ._sync._pagination import SyncPaginator
 from .types.bulk_sends import (
+    BulkChunkResult,
     BulkMessage,
     BulkRecipient,
     BulkSend,
@@ -57,6 +59,7 @@ from .types.bulk_sends import (
     BulkSendStatus,
     BulkSendTemplate,
     CreatedBy,
+    CreateManyResult,
     QuotaInfo,
     WhatsAppPhoneNumber,
 )
@@ -170,6 +173,8 @@ __all__ = [
     "SharedStateUnavailableError",
     "SkipReason",
     "SkippedError",
+    "SyncPage",
+    "SyncPaginator",
     "Template",
     "TemplateNotApprovedError",
     "TemplateNotFoundError",

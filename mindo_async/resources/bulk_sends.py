@@ -43,12 +43,14 @@ from .._pagination import AsyncPaginator
 from .._preflight import check_campaign_async
 from .._validation import request_problems, validate_bulk_send, validate_request
 from ..types.bulk_sends import (
+    BulkChunkResult,
     BulkMessage,
     BulkRecipient,
     BulkSend,
     BulkSendCreated,
     BulkSendRequest,
     BulkSendStatus,
+    CreateManyResult,
 )
 from ._base import AsyncAPIResource
 from .business_accounts import AsyncBusinessAccounts
@@ -73,57 +75,6 @@ MAX_POLL_BACKOFF = 60.0
 _sleep = anyio.sleep
 
 OnUpdate = Callable[[BulkSend], "Awaitable[None] | None"]
-
-
-@attrs.frozen(kw_only=True)
-class BulkChunkResult:
-    """One chunk of ``create_many``: the bulk send created for it, or why not."""
-
-    #: The chunk's place in this run, from 0.
-    index: int
-    #: The chunk's name in the journal (a UUID made by the client).
-    chunk_id: str
-    phone_number_id: str
-    template_name: str
-    language: str
-    #: The requests of the chunk, as handed in.
-    requests: tuple[SendRequest, ...]
-    #: ``SENT`` (the bulk send was created), ``REJECTED`` (the API refused it, or it
-    #: provably never reached the API) or ``UNKNOWN`` (it may exist: see ``error``).
-    outcome: Outcome
-    created: BulkSendCreated | None = None
-    #: The error for ``REJECTED`` and ``UNKNOWN``; a ``BulkSendUnknownError`` for
-    #: ``UNKNOWN`` offers ``find_candidates``.
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the bulk send was created."""
-        return self.outcome is Outcome.SENT
-
-
-@attrs.frozen(kw_only=True)
-class CreateManyResult:
-    """What ``create_many`` did with every request."""
-
-    #: One result per chunk sent in this run, in order.
-    chunks: tuple[BulkChunkResult, ...]
-    #: Requests not sent in this run: the journal has them from an earlier run
-    #: (as sent, unknown or in flight), or an identical request came earlier.
-    skipped: tuple[SendResult, ...] = ()
-    #: Identical repeats dropped in this run (also in ``skipped``).
-    dropped_repeats: int = 0
-
-    @property
-    def bulk_send_ids(self) -> tuple[str, ...]:
-        """The ids of the bulk sends created in this run."""
-        return tuple(c.created.bulk_send_id for c in self.chunks if c.created is not None)
-
-    def count(self, outcome: Outcome) -> int:
-        """Requests of this run's chunks with ``outcome`` (``SKIPPED``: the skipped ones)."""
-        if outcome is Outcome.SKIPPED:
-            return len(self.skipped)
-        return sum(len(c.requests) for c in self.chunks if c.outcome is outcome)
 
 
 def encode_bulk_send(request: BulkSendRequest) -> bytes:

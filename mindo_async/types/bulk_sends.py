@@ -21,10 +21,11 @@ from typing import Any
 from attrs import field, frozen
 
 from .._conversion import converter, open_enum
-from .._models import MessageStatus, VariableValue
+from .._models import MessageStatus, Outcome, SendRequest, SendResult, VariableValue
 
 __all__ = [
     "TERMINAL_BULK_SEND_STATUSES",
+    "BulkChunkResult",
     "BulkMessage",
     "BulkRecipient",
     "BulkSend",
@@ -34,6 +35,7 @@ __all__ = [
     "BulkSendRequest",
     "BulkSendStatus",
     "BulkSendTemplate",
+    "CreateManyResult",
     "CreatedBy",
     "QuotaInfo",
     "WhatsAppPhoneNumber",
@@ -297,3 +299,54 @@ class BulkMessage:
 
 
 converter.register_structure_hook(BulkSendStatus | str, open_enum(BulkSendStatus))
+
+
+@frozen(kw_only=True)
+class BulkChunkResult:
+    """One chunk of ``create_many``: the bulk send created for it, or why not."""
+
+    #: The chunk's place in this run, from 0.
+    index: int
+    #: The chunk's name in the journal (a UUID made by the client).
+    chunk_id: str
+    phone_number_id: str
+    template_name: str
+    language: str
+    #: The requests of the chunk, as handed in.
+    requests: tuple[SendRequest, ...]
+    #: ``SENT`` (the bulk send was created), ``REJECTED`` (the API refused it, or it
+    #: provably never reached the API) or ``UNKNOWN`` (it may exist: see ``error``).
+    outcome: Outcome
+    created: BulkSendCreated | None = None
+    #: The error for ``REJECTED`` and ``UNKNOWN``; a ``BulkSendUnknownError`` for
+    #: ``UNKNOWN`` offers ``find_candidates``.
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the bulk send was created."""
+        return self.outcome is Outcome.SENT
+
+
+@frozen(kw_only=True)
+class CreateManyResult:
+    """What ``create_many`` did with every request."""
+
+    #: One result per chunk sent in this run, in order.
+    chunks: tuple[BulkChunkResult, ...]
+    #: Requests not sent in this run: the journal has them from an earlier run
+    #: (as sent, unknown or in flight), or an identical request came earlier.
+    skipped: tuple[SendResult, ...] = ()
+    #: Identical repeats dropped in this run (also in ``skipped``).
+    dropped_repeats: int = 0
+
+    @property
+    def bulk_send_ids(self) -> tuple[str, ...]:
+        """The ids of the bulk sends created in this run."""
+        return tuple(c.created.bulk_send_id for c in self.chunks if c.created is not None)
+
+    def count(self, outcome: Outcome) -> int:
+        """Requests of this run's chunks with ``outcome`` (``SKIPPED``: the skipped ones)."""
+        if outcome is Outcome.SKIPPED:
+            return len(self.skipped)
+        return sum(len(c.requests) for c in self.chunks if c.outcome is outcome)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
+import pkgutil
 import types
+import typing
+from collections.abc import Iterator
 
 import pytest
 
@@ -124,3 +128,42 @@ def test_hierarchy_of_api_errors() -> None:
 def test_the_documented_models_are_exported() -> None:
     """``AsyncMindo``, ``SentMessage``, ``MessageStatus`` and ``SendRequest`` are public."""
     assert {"AsyncMindo", "SentMessage", "MessageStatus", "SendRequest"} <= set(mindo_async.__all__)
+
+
+def _mindo_classes(annotation: object) -> Iterator[type]:
+    """The library's own classes named anywhere in ``annotation``."""
+    if isinstance(annotation, type) and annotation.__module__.startswith("mindo_async"):
+        yield annotation
+    origin = typing.get_origin(annotation)
+    if origin is not None:
+        yield from _mindo_classes(origin)
+    for argument in typing.get_args(annotation):
+        yield from _mindo_classes(argument)
+
+
+def _resource_classes() -> Iterator[type]:
+    for package in ("mindo_async.resources", "mindo_async._sync.resources"):
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            module = importlib.import_module(f"{package}.{info.name}")
+            for value in vars(module).values():
+                if isinstance(value, type) and value.__module__ == module.__name__:
+                    yield value
+
+
+def test_every_type_a_public_method_returns_is_exported() -> None:
+    """What a client or resource method returns (a paginator, a page, a model) can be imported
+    from ``mindo_async`` to annotate the caller's code."""
+    exported = {id(getattr(mindo_async, name)) for name in mindo_async.__all__}
+    missing = set()
+    owners = [mindo_async.AsyncMindo, mindo_async.Mindo, *_resource_classes()]
+    for owner in owners:
+        for name, member in inspect.getmembers(owner, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            returned = typing.get_type_hints(member).get("return")
+            for cls in _mindo_classes(returned):
+                if id(cls) not in exported:
+                    missing.add(
+                        f"{owner.__qualname__}.{name} -> {cls.__module__}.{cls.__qualname__}"
+                    )
+    assert not missing, sorted(missing)
