@@ -893,3 +893,48 @@ def test_loads_json_agrees_with_json_loads_on_any_bytes(content: bytes) -> None:
     from mindo_async._protocol import loads_json
 
     assert _json_or_error(loads_json, content) == _json_or_error(json.loads, content)
+
+
+def _timestamp_as_before(value: str) -> datetime:
+    """``parse_timestamp``'s reading before its Python 3.11 shortcut."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-11-16T21:30:00Z",
+        "2025-11-16T21:30:00z",
+        " 2025-11-16T21:30:00Z ",
+        "2025-11-16T21:30:00.123456Z",
+        "2025-11-16T21:30:00+03:00",
+        "2025-11-16T21:30:00-0300",
+        "2025-11-16T21:30:00",
+        "2025-11-16 21:30:00Z",
+        "2025-11-16",
+        "20251116T213000Z",
+        "2025-11-16T21:30Z",
+        "not a time",
+        "Z",
+        "",
+    ],
+)
+def test_parse_timestamp_reads_as_it_did(text: str) -> None:
+    """The sent_at shortcut gives the same aware datetime (or the same refusal) as before."""
+    from mindo_async._conversion import parse_timestamp
+
+    try:
+        expected: object = _timestamp_as_before(text)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = parse_timestamp(text)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+    if isinstance(got, datetime):
+        assert got.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
