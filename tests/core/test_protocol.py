@@ -938,3 +938,27 @@ def test_parse_timestamp_reads_as_it_did(text: str) -> None:
     assert got == expected
     if isinstance(got, datetime):
         assert got.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
+
+
+_json_text = st.text(max_size=12)
+
+
+@given(
+    st.dictionaries(
+        _json_text,
+        st.one_of(
+            _json_text,
+            st.dictionaries(_json_text, _json_text, max_size=3),
+            st.integers(),
+            st.decimals(allow_nan=False, allow_infinity=False),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        max_size=5,
+    )
+)
+@settings(max_examples=300)
+def test_the_body_encoder_writes_what_json_encoder_writes(body: dict[str, Any]) -> None:
+    """The send body's prebuilt C encoder writes the same text as the JSONEncoder it stands for."""
+    from mindo_async._conversion import _encode_chunks, _encode_json
+
+    assert "".join(_encode_chunks(body, 0)) == _encode_json(body)
