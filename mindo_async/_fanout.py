@@ -193,14 +193,17 @@ class _Run:
             self.exhausted = True
             return None
         except Exception as exc:
-            # The caller's iterable failed: stop pulling, finish what is in
-            # flight, and raise this once the results are read.
-            self.exhausted = True
-            self.input_error = exc
+            self.input_failed(exc)
             return None
         index = self.next_index
         self.next_index = index + 1
         return index, request
+
+    def input_failed(self, error: Exception) -> None:
+        """The caller's iterable raised ``error``: stop pulling, finish what is in
+        flight, and raise it once the results are read."""
+        self.exhausted = True
+        self.input_error = error
 
     async def pull(self) -> tuple[int, SendRequest] | None:
         """The next request of an async iterable and its index, or ``None`` when the
@@ -218,10 +221,7 @@ class _Run:
             self.exhausted = True
             return None
         except Exception as exc:
-            # The caller's iterable failed: stop pulling, finish what is in
-            # flight, and raise this once the results are read.
-            self.exhausted = True
-            self.input_error = exc
+            self.input_failed(exc)
             return None
         index = self.next_index
         self.next_index += 1
