@@ -236,7 +236,9 @@ def _parse_plain_e164(value: str) -> phonenumbers.PhoneNumber | None:
 # one or two regex matches:
 #
 # - the country code and national number are split as parse splits them (the
-#   first 1, 2 or 3 digits that are a country code), and the number must meet
+#   first 1, 2 or 3 digits that are a country code; _E164 guarantees at least
+#   seven digits, so the first four always hold the code and the national
+#   number's first digit), and the number must meet
 #   the conditions of _parse_plain_e164 (no leading zero, no national prefix
 #   or carrier code that parse could strip or rewrite), or it is left to the
 #   full path;
@@ -319,6 +321,14 @@ def _validity_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str] |
     return re.compile(rf"(?={general}\Z)(?:{'|'.join(types)})")
 
 
+def _region_rule(
+    metadata: phonenumbers.PhoneMetadata,
+) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """A region's leading-digits pattern (or ``None``) and validity pattern."""
+    leading = metadata.leading_digits
+    return None if leading is None else re.compile(leading), _validity_pattern(metadata)
+
+
 @functools.cache
 def _country(country_code: int, code_length: int) -> _Country | None:
     """The data of ``country_code``; ``None`` when only the full path can judge its numbers."""
@@ -341,10 +351,7 @@ def _country(country_code: int, code_length: int) -> _Country | None:
             metadata.country_code != country_code
         ):
             return None  # is_valid_number_for_region refuses these: leave them to it
-        leading = metadata.leading_digits
-        found.append(
-            (None if leading is None else re.compile(leading), _validity_pattern(metadata))
-        )
+        found.append(_region_rule(metadata))
     if len(regions) == 1:
         # The number's region whatever its leading digits.
         return _Country(code_length + 1, prefix, transform_group, found[0][1], ())
@@ -353,12 +360,14 @@ def _country(country_code: int, code_length: int) -> _Country | None:
 
 @functools.cache
 def _country_of(first_digits: str) -> _Country | None:
-    """The country whose code starts an E.164 number whose first three digits are
-    ``first_digits``, found as parse finds it; ``None`` when there is none."""
+    """The country of an E.164 number whose first four digits are ``first_digits``:
+    the first 1, 2 or 3 digits that are a country code, as parse finds it.
+    ``None`` when there is none, or when the national number starts with a zero
+    (parse records leading zeros: the full path reads those)."""
     for size in (1, 2, 3):
         country_code = int(first_digits[:size])
         if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return _country(country_code, size)
+            return None if first_digits[size] == "0" else _country(country_code, size)
     return None
 
 
@@ -366,13 +375,11 @@ def _surely_valid_e164(value: str) -> bool:
     """Whether ``value``, a string ``_E164`` fully matches, is a valid number:
     ``True`` only when it is; ``False`` when it is not, or only the full path
     can tell (see above)."""
-    country = _country_of(value[1:4])
+    country = _country_of(value[1:5])
     if country is None:
         return False
     start, prefix, transform_group, validity, regions = country
     national = value[start:]
-    if national[0] == "0":
-        return False  # leading zeros: parse records them
     if prefix is not None:
         match = prefix.match(national)
         # parse may strip what the prefix pattern matched, or rewrite the number
@@ -385,10 +392,19 @@ def _surely_valid_e164(value: str) -> bool:
             return False
     if validity is not None:
         return validity.fullmatch(national) is not None
+    return _valid_in_regions(national, regions)
+
+
+def _valid_in_regions(
+    national: str, regions: tuple[tuple[re.Pattern[str] | None, re.Pattern[str] | None], ...]
+) -> bool:
+    """is_valid_number for a country code several regions share: the number belongs
+    to the first region whose leading digits start it or, for a region without
+    leading digits, where it is valid (_region_code_for_number_from_list), and
+    it is valid when it is valid there."""
     for leading, pattern in regions:
         if leading is not None:
             if leading.match(national) is not None:
-                # The number's region: it is valid if it is valid there.
                 return pattern is not None and pattern.fullmatch(national) is not None
         elif pattern is not None and pattern.fullmatch(national) is not None:
             return True
