@@ -137,16 +137,31 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 @functools.cache
-def _national_prefix_rule(country_code: int) -> tuple[re.Pattern[str] | None, bool] | None:
-    """The national-prefix pattern of ``country_code`` (as parse finds it) and whether
-    it has a transform rule; ``None`` when there is no metadata."""
+def _prefix_rewrite(country_code: int) -> re.Pattern[str] | None:
+    """A pattern that matches (from the start) every national number of
+    ``country_code`` that parse may rewrite; ``None`` when it rewrites none.
+
+    parse matches the national-prefix pattern against the number: without a
+    transform rule it strips what the first match consumed, if anything; with
+    one it rewrites the number unless the match consumed nothing and its last
+    group took no part. The pattern returned matches when some match of the
+    national-prefix pattern does that (not only the first one), so it may send
+    a number parse would leave alone to parse, never the other way round.
+    """
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     if metadata is None:
-        return None
+        return re.compile("")  # no metadata: leave every number to parse
     prefix = metadata.national_prefix_for_parsing
-    transform = metadata.national_prefix_transform_rule
-    return (re.compile(prefix) if prefix else None, bool(transform))
+    if not prefix:
+        return None
+    if not metadata.national_prefix_transform_rule:
+        return re.compile(rf"(?:{prefix})(?<=.)")  # consumed at least one digit
+    last_group = re.compile(prefix).groups
+    if last_group == 0:
+        return re.compile(prefix)  # any match is rewritten
+    # The last group took part, or else at least one digit was consumed.
+    return re.compile(rf"(?:{prefix})(?({last_group})|(?<=.))")
 
 
 def check_region(region: object) -> str | None:
@@ -211,20 +226,9 @@ def _parse_plain_e164(value: str) -> phonenumbers.PhoneNumber | None:
     if len(national) < 2 or national[0] == "0":
         # Too short, or leading zeros (Italy and others) that parse records.
         return None
-    rule = _national_prefix_rule(country_code)
-    if rule is None:
-        return None
-    pattern, has_transform = rule
-    if pattern is not None:
-        match = pattern.match(national)
-        if match is not None:
-            if match.end() != 0:
-                # A national prefix or carrier code that parse may strip.
-                return None
-            groups = match.groups()
-            if has_transform and (not groups or groups[-1] is not None):
-                # An empty match that a transform rule may still rewrite.
-                return None
+    rewrite = _prefix_rewrite(country_code)
+    if rewrite is not None and rewrite.match(national) is not None:
+        return None  # a national prefix or carrier code that parse may strip
     return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
 
 
@@ -282,11 +286,8 @@ class _Country(NamedTuple):
 
     #: Where the national number starts in the E.164 string (after '+' and the code).
     national_start: int
-    #: The national-prefix pattern parse uses.
-    national_prefix: re.Pattern[str] | None
-    #: With a national-prefix transform rule, the group of ``national_prefix`` it
-    #: reads: the last one, or 0 when there is none; ``None`` without the rule.
-    transform_group: int | None
+    #: Matches the national numbers parse may rewrite (``_prefix_rewrite``).
+    rewrite: re.Pattern[str] | None
     #: With a single region, its validity pattern; ``None`` otherwise.
     validity: re.Pattern[str] | None
     #: With several regions: each one's leading-digits pattern (or ``None``) and
@@ -332,11 +333,7 @@ def _region_rule(
 @functools.cache
 def _country(country_code: int, code_length: int) -> _Country | None:
     """The data of ``country_code``; ``None`` when only the full path can judge its numbers."""
-    rule = _national_prefix_rule(country_code)
-    if rule is None:
-        return None
-    prefix, has_transform = rule
-    transform_group = None if not has_transform else 0 if prefix is None else prefix.groups
+    rewrite = _prefix_rewrite(country_code)
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
     found: list[tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = []
     for region in regions:
@@ -354,8 +351,8 @@ def _country(country_code: int, code_length: int) -> _Country | None:
         found.append(_region_rule(metadata))
     if len(regions) == 1:
         # The number's region whatever its leading digits.
-        return _Country(code_length + 1, prefix, transform_group, found[0][1], ())
-    return _Country(code_length + 1, prefix, transform_group, None, tuple(found))
+        return _Country(code_length + 1, rewrite, found[0][1], ())
+    return _Country(code_length + 1, rewrite, None, tuple(found))
 
 
 @functools.cache
@@ -378,18 +375,10 @@ def _surely_valid_e164(value: str) -> bool:
     country = _country_of(value[1:5])
     if country is None:
         return False
-    start, prefix, transform_group, validity, regions = country
+    start, rewrite, validity, regions = country
     national = value[start:]
-    if prefix is not None:
-        match = prefix.match(national)
-        # parse may strip what the prefix pattern matched, or rewrite the number
-        # with the transform rule unless its group matched nothing (group 0, the
-        # whole match, is never None: no group, always a rewrite).
-        if match is not None and (
-            match.end() != 0
-            or (transform_group is not None and match.group(transform_group) is not None)
-        ):
-            return False
+    if rewrite is not None and rewrite.match(national) is not None:
+        return False  # a national prefix or carrier code that parse may strip
     if validity is not None:
         return validity.fullmatch(national) is not None
     return _valid_in_regions(national, regions)
