@@ -291,8 +291,8 @@ class _Country(NamedTuple):
     #: With a single region, its validity pattern; ``None`` otherwise.
     validity: re.Pattern[str] | None
     #: With several regions: each one's leading-digits pattern (or ``None``) and
-    #: validity pattern (or ``None`` when no number is valid there), in order.
-    regions: tuple[tuple[re.Pattern[str] | None, re.Pattern[str] | None], ...]
+    #: region code, in libphonenumber's order.
+    regions: tuple[tuple[re.Pattern[str] | None, str], ...]
 
 
 def _desc_regex(desc: phonenumbers.PhoneNumberDesc | None) -> str | None:
@@ -322,12 +322,18 @@ def _validity_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str] |
     return re.compile(rf"(?={general}\Z)(?:{'|'.join(types)})")
 
 
-def _region_rule(
-    metadata: phonenumbers.PhoneMetadata,
-) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """A region's leading-digits pattern (or ``None``) and validity pattern."""
+def _region_rule(metadata: phonenumbers.PhoneMetadata) -> tuple[re.Pattern[str] | None, str]:
+    """A region's leading-digits pattern (or ``None``) and region code."""
     leading = metadata.leading_digits
-    return None if leading is None else re.compile(leading), _validity_pattern(metadata)
+    return None if leading is None else re.compile(leading), metadata.id
+
+
+@functools.cache
+def _region_validity(region: str) -> re.Pattern[str] | None:
+    """The validity pattern of a region of a shared country code, compiled when a
+    number first needs it (the 25 regions of +1 take a tenth of a second)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return None if metadata is None else _validity_pattern(metadata)
 
 
 @functools.cache
@@ -335,7 +341,7 @@ def _country(country_code: int, code_length: int) -> _Country | None:
     """The data of ``country_code``; ``None`` when only the full path can judge its numbers."""
     rewrite = _prefix_rewrite(country_code)
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
-    found: list[tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = []
+    found: list[tuple[re.Pattern[str] | None, str]] = []
     for region in regions:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
             country_code, region.upper()
@@ -348,10 +354,10 @@ def _country(country_code: int, code_length: int) -> _Country | None:
             metadata.country_code != country_code
         ):
             return None  # is_valid_number_for_region refuses these: leave them to it
+        if len(regions) == 1:
+            # The number's region whatever its leading digits.
+            return _Country(code_length + 1, rewrite, _validity_pattern(metadata), ())
         found.append(_region_rule(metadata))
-    if len(regions) == 1:
-        # The number's region whatever its leading digits.
-        return _Country(code_length + 1, rewrite, found[0][1], ())
     return _Country(code_length + 1, rewrite, None, tuple(found))
 
 
@@ -385,18 +391,21 @@ def _surely_valid_e164(value: str) -> bool:
 
 
 def _valid_in_regions(
-    national: str, regions: tuple[tuple[re.Pattern[str] | None, re.Pattern[str] | None], ...]
+    national: str, regions: tuple[tuple[re.Pattern[str] | None, str], ...]
 ) -> bool:
     """is_valid_number for a country code several regions share: the number belongs
     to the first region whose leading digits start it or, for a region without
     leading digits, where it is valid (_region_code_for_number_from_list), and
     it is valid when it is valid there."""
-    for leading, pattern in regions:
+    for leading, region in regions:
         if leading is not None:
             if leading.match(national) is not None:
+                pattern = _region_validity(region)
                 return pattern is not None and pattern.fullmatch(national) is not None
-        elif pattern is not None and pattern.fullmatch(national) is not None:
-            return True
+        else:
+            pattern = _region_validity(region)
+            if pattern is not None and pattern.fullmatch(national) is not None:
+                return True
     return False
 
 
@@ -470,7 +479,10 @@ def _as_text(value: Any) -> str:
 # - a dict's keys and values are all text when joining them raises no
 #   TypeError; none is blank when ``x.strip()`` of each is true (the same call
 #   as request_problems'); they are all encodable when their concatenation is
-#   (a lone surrogate stays one when strings are concatenated).
+#   (a lone surrogate stays one when strings are concatenated). A str subclass
+#   is read as its text, as str.join and the regexes read it: its own strip()
+#   is asked, but not an override of isascii() or encode() (which only a
+#   subclass lying about its own text could notice).
 #
 # The test suite checks that it answers True exactly when request_problems
 # finds nothing, on random requests.
@@ -478,7 +490,7 @@ def _as_text(value: Any) -> str:
 #: The patterns of phone_number_id, template_name, language and recipient_phone,
 #: joined by NUL, for the fields joined the same way.
 _PLAIN_FIELDS = re.compile(
-    "\0".join(pattern.pattern for pattern in (_DIGITS, _TEMPLATE_NAME, _LANGUAGE, _E164))
+    "\0".join(f"(?:{pattern.pattern})" for pattern in (_DIGITS, _TEMPLATE_NAME, _LANGUAGE, _E164))
 )
 _STRIP = operator.methodcaller("strip")
 
