@@ -268,3 +268,20 @@ def test_region_walk_is_libphonenumbers(monkeypatch: pytest.MonkeyPatch) -> None
     assert valid > 2_000
     assert invalid > 20_000
     _region_validity.cache_clear()
+
+
+def test_valid_number_follows_the_region_rule_of_shared_codes() -> None:
+    """valid_number gives is_valid_number's answer on numbers of the country codes
+    several regions share (+1, +44, +7, ...), written as E.164 or nationally."""
+    checked = valid = 0
+    for value in _shared_code_samples():
+        number = phonenumbers.parse(value, None)
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        region = phonenumbers.region_code_for_country_code(number.country_code)
+        for read in (number, phonenumbers.parse(national, region)):
+            expected = phonenumbers.is_valid_number(read)
+            assert valid_number(read) is expected, value
+            checked += 1
+            valid += expected
+    assert valid > 1_000
+    assert checked - valid > 1_000
