@@ -324,6 +324,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._urls: dict[str, yarl.URL] = {}
         self._last_url: tuple[httpx.URL, yarl.URL] | None = None
+        self._last_timeout: (
+            tuple[Mapping[str, float | None], float | None, aiohttp.ClientTimeout] | None
+        ) = None
         self._sweeper: asyncio.TimerHandle | None = None
 
     @property
@@ -351,15 +354,41 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        return self.timeout_for(request.extensions.get("timeout"))
+    def _timeout(self, request: httpx.Request, seconds: float | None) -> aiohttp.ClientTimeout:
+        return self._timeout_from(request.extensions.get("timeout"), seconds)
 
-    def timeout_for(self, phases: Mapping[str, float | None] | None) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts for httpx's per-phase ones (``Timeout.as_dict()``), cached."""
-        phases = phases or {}
-        connect = phases.get("connect")
-        pool = phases.get("pool")
-        read = phases.get("read")
+    def timeout_for(
+        self, phases: Mapping[str, float | None] | None, deadline: float | None = None
+    ) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for httpx's per-phase ones (``Timeout.as_dict()``), cached.
+
+        ``deadline`` is the one the request is sent with (``exchange``'s
+        ``seconds``): when it is no longer than the read timeout, aiohttp's read
+        timeout is left out, since the deadline ends the request first.
+        ``phases`` must not change once given: the last one is recognised by
+        identity (the requester gives the same, never-changed mapping each time).
+        """
+        last = self._last_timeout
+        if last is not None and last[0] is phases and last[1] == deadline:
+            return last[2]
+        timeout = self._timeout_from(phases, deadline)
+        if phases is not None:
+            self._last_timeout = (phases, deadline, timeout)
+        return timeout
+
+    def _timeout_from(
+        self, phases: Mapping[str, float | None] | None, deadline: float | None
+    ) -> aiohttp.ClientTimeout:
+        values = phases or {}
+        connect = values.get("connect")
+        pool = values.get("pool")
+        read = values.get("read")
+        if read is not None and deadline is not None and deadline <= read:
+            # Measured from the first byte written (and policed by one sweeper for
+            # all requests), the deadline ends a silent answer no later than
+            # aiohttp's read timeout would (measured from the last byte read): that
+            # timer, rescheduled on every read, would never fire first.
+            read = None
         key = (connect, pool, read)
         timeout = self._timeouts.get(key)
         if timeout is None:
@@ -426,14 +455,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers = headers.copy()
             del headers["transfer-encoding"]
             headers["content-length"] = str(len(content))
+        seconds = deadline(request)
         answer = await self.exchange(
             request.method,
             self._url(request),
             headers.multi_items(),
             content or None,
-            timeout=self._timeout(request),
+            timeout=self._timeout(request, seconds),
             cap=max_body(request),
-            seconds=deadline(request),
+            seconds=seconds,
             trace=request.extensions.get("trace"),
             server_hostname=request.extensions.get("sni_hostname"),
         )

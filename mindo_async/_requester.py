@@ -562,7 +562,7 @@ class Requester:
             transport.url_for(url),
             self._post_headers_list if body is not None else self._get_headers_list,
             body,
-            timeout=transport.timeout_for(self._timeouts),
+            timeout=transport.timeout_for(self._timeouts, self._deadline),
             cap=DEFAULT_MAX_BODY_POST if body is not None else DEFAULT_MAX_BODY_OTHER,
             seconds=self._deadline,
             on_write=None if flight is None else flight.wrote,

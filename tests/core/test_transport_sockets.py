@@ -266,6 +266,36 @@ async def test_aiohttp_deadline_defaults_to_the_read_timeout(
 
 
 @pytest.mark.asyncio
+async def test_aiohttp_read_timeout_holds_under_a_longer_deadline(
+    serve: Callable[[Handler], Server],
+) -> None:
+    """aiohttp: under a deadline longer than the read timeout, a silent server hits the latter."""
+    server = serve(hold_until_released)
+    timeout = httpx.Timeout(5.0, read=0.3)
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=timeout) as http:
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                await post(http, server.url, **{DEADLINE_EXTENSION: 30.0})
+    finally:
+        server.event.set()
+    # aiohttp's own read timer ended it (between bytes), not the 30 s deadline.
+    assert isinstance(caught.value.__cause__, aiohttp.ServerTimeoutError)
+    assert maybe_sent(caught.value)
+
+
+def test_aiohttp_read_timer_is_left_out_only_under_the_deadline() -> None:
+    """aiohttp: the per-read timer is dropped only where the deadline (firing first) covers it."""
+    transport = AiohttpTransport()
+    phases = {"connect": 5.0, "read": 2.0, "write": 5.0, "pool": 5.0}
+    assert transport.timeout_for(phases).sock_read == 2.0, "no deadline: the read timer stays"
+    assert transport.timeout_for(phases, 2.0).sock_read is None
+    assert transport.timeout_for(phases, 1.0).sock_read is None
+    assert transport.timeout_for(phases, 3.0).sock_read == 2.0, "a longer deadline keeps it"
+    kept = transport.timeout_for(phases, 1.0)
+    assert (kept.connect, kept.sock_connect) == (10.0, 5.0), "connecting keeps its timeouts"
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_aiohttp_oversize_body_stops_at_the_cap(
     serve: Callable[[Handler], Server], chunked: bool
