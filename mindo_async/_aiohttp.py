@@ -23,13 +23,15 @@ import select
 import ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import httpx
 import yarl
 from aiohttp import client_exceptions as aio
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.helpers import TimerNoop
 
 from ._answer import (
     KEEPALIVE_EXPIRY,
@@ -273,6 +275,33 @@ def _maybe_sent(exc: BaseException) -> httpx.TransportError:
     return httpx.ReadError(str(exc) or type(exc).__name__)
 
 
+#: The aiohttp versions (major, minor) ``_lean_request`` is tested on.
+_LEAN_VERSIONS = {(3, 14)}
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NO_TIMER = TimerNoop()
+
+
+def _lean_params(session: aiohttp.ClientSession, connector: _Connector) -> dict[str, Any] | None:
+    """The session's answer-parsing settings for ``_lean_request``, or ``None`` where
+    it must not be used (an aiohttp version it is not tested on)."""
+    try:
+        version = tuple(int(part) for part in aiohttp.__version__.split(".")[:2])
+    except ValueError:
+        return None
+    if version not in _LEAN_VERSIONS or not getattr(session, "_retry_connection", False):
+        return None
+    try:
+        return {
+            "read_bufsize": session._read_bufsize,
+            "timeout_ceil_threshold": connector._timeout_ceil_threshold,
+            "max_line_size": session._max_line_size,
+            "max_field_size": session._max_field_size,
+            "max_headers": session._max_headers,
+        }
+    except AttributeError:
+        return None
+
+
 class Answer:
     """An answer read whole: what the requester interprets (as it would an ``httpx.Response``)."""
 
@@ -328,6 +357,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             tuple[Mapping[str, float | None], float | None, aiohttp.ClientTimeout] | None
         ) = None
         self._sweeper: asyncio.TimerHandle | None = None
+        #: ``set_response_params``' arguments taken from the session, when
+        #: ``_lean_request`` is used (aiohttp versions it is tested on); else ``None``.
+        self._lean: dict[str, Any] | None = None
+        self._lean_url: yarl.URL | None = None
 
     @property
     def connector(self) -> aiohttp.TCPConnector | None:
@@ -352,6 +385,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
         )
+        self._lean = _lean_params(self._session, self._connector)
         return self._session
 
     def _timeout(self, request: httpx.Request, seconds: float | None) -> aiohttp.ClientTimeout:
@@ -512,16 +546,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._flights.add(flight)
         response: aiohttp.ClientResponse | None = None
         try:
-            response = await session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                timeout=timeout,
-                server_hostname=server_hostname,
-            )
+            if self._lean is not None and (url is self._lean_url or self._lean_allows(url)):
+                response = await self._lean_request(
+                    session, method, url, headers, data, timeout, server_hostname
+                )
+            else:
+                response = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    auto_decompress=False,
+                    timeout=timeout,
+                    server_hostname=server_hostname,
+                )
             length = response.content_length
             if method == "HEAD" or response.status in (204, 304):
                 length = 0  # no body, whatever Content-Length says
@@ -570,6 +609,90 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if flight.protocol is not None:
             flight.protocol.idle_since = asyncio.get_running_loop().time()
         return Answer(response, body)
+
+    def _lean_allows(self, url: yarl.URL) -> bool:
+        """Whether ``_lean_request`` may send to ``url``: http(s), no credentials in it."""
+        if url.scheme in ("http", "https") and url.raw_host and url.raw_user is None:
+            self._lean_url = url
+            return True
+        return False
+
+    async def _lean_request(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: yarl.URL,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        server_hostname: str | None,
+    ) -> aiohttp.ClientResponse:
+        """``session.request(...)`` as this transport calls it, without what it never uses.
+
+        ``ClientSession._request`` spends about as much CPU on features this
+        transport turns off or never passes (cookies, redirects, proxies, auth,
+        middlewares, traces, a total timeout, default headers) as on the request
+        itself (issue 12, ``python -m benchmarks.opcounts``). This is its path
+        for such a request, step for step: build aiohttp's request, get a
+        connection (``_Connector.connect``: the stale checks, the flight), write
+        the request, read the answer's head; an idempotent request is sent again
+        once on a connection lost, as aiohttp does. Used only on the aiohttp
+        versions it is tested on (``_LEAN_VERSIONS``); ``session.request`` otherwise.
+        """
+        loop = asyncio.get_running_loop()
+        connector = cast("_Connector", self._connector)  # set with the session
+        lean = cast("dict[str, Any]", self._lean)
+        retry = method in _IDEMPOTENT
+        while True:
+            request = ClientRequest(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                loop=loop,
+                session=session,
+                timer=_NO_TIMER,
+                server_hostname=server_hostname,
+            )
+            try:
+                connection = await connector.connect(request, traces=[], timeout=timeout)
+            except asyncio.TimeoutError as exc:
+                raise aio.ConnectionTimeoutError(f"Connection timeout to host {url}") from exc
+            protocol = connection.protocol
+            assert protocol is not None
+            protocol.set_response_params(
+                timer=_NO_TIMER,
+                skip_payload=method == "HEAD",
+                read_until_eof=True,
+                auto_decompress=False,
+                read_timeout=timeout.sock_read,
+                **lean,
+            )
+            try:
+                try:
+                    response = await request.send(connection)
+                    try:
+                        await response.start(connection)
+                    except BaseException:
+                        response.close()
+                        raise
+                except BaseException:
+                    connection.close()
+                    raise
+            except (aio.ClientOSError, aio.ServerDisconnectedError):
+                if not retry:
+                    raise
+                retry = False
+                await request.close()
+                continue
+            except aio.ClientError:
+                raise
+            except OSError as exc:
+                if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                    raise
+                raise aio.ClientOSError(*exc.args) from exc
+            # (A bytes body holds nothing to close, unlike session.request's others.)
+            return response
 
     async def aclose(self) -> None:
         """Close the pool: requests not yet written fail as never sent
