@@ -65,21 +65,26 @@ class _Flight:
     )
 
     def __init__(
-        self, owner: AiohttpTransport, seconds: float | None, task: asyncio.Task[Any] | None
+        self,
+        owner: AiohttpTransport,
+        seconds: float | None,
+        task: asyncio.Task[Any] | None,
+        trace: Any = None,
+        on_write: Callable[[], None] | None = None,
     ) -> None:
         self.owner = owner
         self.deadline = seconds
         self.task = task
+        #: The request's ``trace`` extension, told when the request starts being written.
+        self.trace = trace
+        #: Called (not awaited) when the request starts being written.
+        self.on_write = on_write
         self.connected = False
         #: ``loop.time()`` past which the answer is late, once the request is written.
         self.due: float | None = None
         #: Why this transport cancelled the request's task: "closed" or "deadline".
         self.stopped_by: str | None = None
         self.protocol: _Handler | None = None
-        #: The request's ``trace`` extension, told when the request starts being written.
-        self.trace: Any = None
-        #: Called (not awaited) when the request starts being written.
-        self.on_write: Callable[[], None] | None = None
         #: How long the pooled connection had been idle, when one was reused.
         self.reused_after: float | None = None
 
@@ -88,7 +93,8 @@ class _Flight:
         self.connected = True
         if self.deadline is not None:
             self.due = now + self.deadline
-            self.owner.watch_deadlines()
+            if self.owner._sweeper is None:
+                self.owner.watch_deadlines()
 
     def stop(self, reason: str) -> None:
         if self.stopped_by is None and self.task is not None:
@@ -96,27 +102,11 @@ class _Flight:
             self.task.cancel()
 
 
+#: The request in flight, for ``_Connector.connect`` when ``session.request`` calls
+#: it (``_lean_request`` hands it over directly).
 _FLIGHT: contextvars.ContextVar[_Flight | None] = contextvars.ContextVar(
     "mindo_async_aiohttp_flight", default=None
 )
-
-
-def _pending_input(transport: asyncio.BaseTransport | None) -> bool:
-    """Whether the socket under ``transport`` has bytes or an end-of-file waiting."""
-    if transport is None:
-        return True
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return False
-    try:
-        fd = sock.fileno()
-    except (OSError, ValueError):
-        return True
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
-    return bool(poller.poll(0))
 
 
 #: How long a server's idle timeout, once seen, is trusted (seconds).
@@ -133,6 +123,26 @@ class _Handler(ResponseHandler):
         self.owner = owner
         #: ``loop.time()`` when its last answer was read; ``None`` while in use or new.
         self.idle_since: float | None = None
+        #: Polls the connection's socket for input (registered once, when connected).
+        self._poller: select.poll | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+            self._poller = poller
+
+    def unfit(self) -> bool:
+        """Whether a request must not be written on this idle connection: it is
+        closed or closing, or bytes or an end-of-file wait on it (read, or unread
+        on the socket)."""
+        if self.should_close or not self.is_connected():
+            return True
+        # Connected, so the socket is still open: the descriptor polled is still its own.
+        poller = self._poller
+        return poller is not None and bool(poller.poll(0))
 
     def connection_lost(self, exc: BaseException | None) -> None:
         # self.transport is still set only when the peer closed it (aiohttp's
@@ -190,7 +200,12 @@ class _Connector(aiohttp.TCPConnector):
         return idle - max(0.2 * idle, 0.05)
 
     async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
-        flight = _FLIGHT.get()
+        return await self.connect_for(_FLIGHT.get(), req, traces, timeout)
+
+    async def connect_for(
+        self, flight: _Flight | None, req: Any, traces: Any, timeout: Any
+    ) -> aiohttp.connector.Connection:
+        """A connection for ``req``, fit to write on; ``flight`` learns it has one."""
         while True:
             connection = await super().connect(req, traces, timeout)
             protocol = connection.protocol
@@ -200,7 +215,7 @@ class _Connector(aiohttp.TCPConnector):
             if idle_since is None:
                 break
             age = self._loop.time() - idle_since
-            if _unfit(protocol):
+            if protocol.unfit():
                 # The server closed it, or sent bytes nobody asked for, while it
                 # sat in the pool: writing on it would lose the request (a false
                 # "may have been sent") or read a stale answer. Nothing written yet.
@@ -208,7 +223,7 @@ class _Connector(aiohttp.TCPConnector):
                 self.server_closed_idle(age)
                 connection.close()
                 continue
-            limit = self._reuse_limit()
+            limit = None if self._server_idle is None else self._reuse_limit()
             if limit is not None and age > limit:
                 self.expired += 1
                 connection.close()
@@ -228,12 +243,6 @@ class _Connector(aiohttp.TCPConnector):
                 # before this point as "never sent".
                 await flight.trace("http11.send_request_headers.started", {})
         return connection
-
-
-def _unfit(protocol: Any) -> bool:
-    return bool(
-        protocol.should_close or not protocol.is_connected() or _pending_input(protocol.transport)
-    )
 
 
 _NEVER_SENT_TIMEOUT = getattr(aio, "ConnectionTimeoutError", None)
@@ -539,18 +548,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._closed:
             raise TransportClosedError("the transport is closed; the request was not sent")
         session = self._session or self._open()
-        flight = _Flight(self, seconds, asyncio.current_task())
-        flight.trace = trace
-        flight.on_write = on_write
-        token = _FLIGHT.set(flight)
+        flight = _Flight(self, seconds, asyncio.current_task(), trace, on_write)
         self._flights.add(flight)
+        token = None
         response: aiohttp.ClientResponse | None = None
         try:
             if self._lean is not None and (url is self._lean_url or self._lean_allows(url)):
                 response = await self._lean_request(
-                    session, method, url, headers, data, timeout, server_hostname
+                    session, flight, method, url, headers, data, timeout, server_hostname
                 )
             else:
+                token = _FLIGHT.set(flight)
                 response = await session.request(
                     method,
                     url,
@@ -600,7 +608,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise _never_sent(exc) from exc
         finally:
             self._flights.discard(flight)
-            _FLIGHT.reset(token)
+            if token is not None:
+                _FLIGHT.reset(token)
         if flight.stopped_by is not None:
             # Stopped just as the answer completed, and the cancellation was
             # swallowed on the way: withdraw it; the answer stands.
@@ -612,7 +621,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _lean_allows(self, url: yarl.URL) -> bool:
         """Whether ``_lean_request`` may send to ``url``: http(s), no credentials in it."""
-        if url.scheme in ("http", "https") and url.raw_host and url.raw_user is None:
+        if (
+            url.scheme in ("http", "https")
+            and url.raw_host
+            and url.raw_user is None
+            and url.raw_password is None
+        ):
             self._lean_url = url
             return True
         return False
@@ -620,6 +634,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def _lean_request(
         self,
         session: aiohttp.ClientSession,
+        flight: _Flight,
         method: str,
         url: yarl.URL,
         headers: Mapping[str, str] | Sequence[tuple[str, str]],
@@ -655,7 +670,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 server_hostname=server_hostname,
             )
             try:
-                connection = await connector.connect(request, traces=[], timeout=timeout)
+                connection = await connector.connect_for(flight, request, [], timeout)
             except asyncio.TimeoutError as exc:
                 raise aio.ConnectionTimeoutError(f"Connection timeout to host {url}") from exc
             protocol = connection.protocol
