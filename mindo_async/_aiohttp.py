@@ -22,16 +22,19 @@ import functools
 import select
 import ssl
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import httpx
 import yarl
 from aiohttp import client_exceptions as aio
+from aiohttp import hdrs
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.helpers import TimerNoop
+from aiohttp.http import SERVER_SOFTWARE
+from multidict import CIMultiDict
 
 from ._answer import (
     KEEPALIVE_EXPIRY,
@@ -290,9 +293,20 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _NO_TIMER = TimerNoop()
 
 
-def _lean_params(session: aiohttp.ClientSession, connector: _Connector) -> dict[str, Any] | None:
-    """The session's answer-parsing settings for ``_lean_request``, or ``None`` where
-    it must not be used (an aiohttp version it is not tested on)."""
+class _Lean:
+    """What ``_lean_request`` needs besides the request: the pool, and the
+    session's settings for reading answers (``set_response_params``' arguments)."""
+
+    __slots__ = ("connector", "params")
+
+    def __init__(self, connector: _Connector, params: dict[str, Any]) -> None:
+        self.connector = connector
+        self.params = params
+
+
+def _lean_for(session: aiohttp.ClientSession, connector: _Connector) -> _Lean | None:
+    """``_lean_request``'s settings for ``session``, or ``None`` where it must not be
+    used (an aiohttp version it is not tested on)."""
     try:
         version = tuple(int(part) for part in aiohttp.__version__.split(".")[:2])
     except ValueError:
@@ -300,7 +314,7 @@ def _lean_params(session: aiohttp.ClientSession, connector: _Connector) -> dict[
     if version not in _LEAN_VERSIONS or not getattr(session, "_retry_connection", False):
         return None
     try:
-        return {
+        params = {
             "read_bufsize": session._read_bufsize,
             "timeout_ceil_threshold": connector._timeout_ceil_threshold,
             "max_line_size": session._max_line_size,
@@ -309,6 +323,56 @@ def _lean_params(session: aiohttp.ClientSession, connector: _Connector) -> dict[
         }
     except AttributeError:
         return None
+    return _Lean(connector, params)
+
+
+class _Prepared(CIMultiDict[str]):
+    """Request headers as aiohttp's ``ClientRequest`` completes them, less the Host.
+
+    Built once (``AiohttpTransport.wire_headers``) and copied whole into each
+    request (``_Request``), instead of merged into it again header by header.
+    """
+
+
+def _prepare(headers: Iterable[tuple[str, str]]) -> _Prepared:
+    prepared = _Prepared()
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "host":
+            continue  # aiohttp writes it from each request's URL
+        if lower == "connection" and value.lower() == "keep-alive":
+            continue  # HTTP/1.1's default: aiohttp keeps connections alive without it
+        prepared.add(name, value)
+    # What ClientRequest.update_auto_headers adds where the caller set none.
+    for name, value in ClientRequest.DEFAULT_HEADERS.items():
+        if name not in prepared:
+            prepared[name] = value
+    if hdrs.USER_AGENT not in prepared:
+        prepared[hdrs.USER_AGENT] = SERVER_SOFTWARE
+    return prepared
+
+
+class _Request(ClientRequest):
+    """aiohttp's request, taking prepared headers (``_Prepared``) whole."""
+
+    _prepared = False
+
+    def update_headers(self, headers: Any) -> None:
+        if type(headers) is not _Prepared:
+            super().update_headers(headers)
+            return
+        # What update_headers and update_auto_headers make of them: the Host
+        # first, from the URL, then the headers in their order.
+        host = self.url.host_port_subcomponent
+        assert host is not None  # an absolute URL (_lean_allows)
+        merged: CIMultiDict[str] = CIMultiDict(((hdrs.HOST, host),))
+        merged.extend(headers)
+        self.headers = merged
+        self._prepared = True
+
+    def update_auto_headers(self, skip_auto_headers: Any) -> None:
+        if not self._prepared or skip_auto_headers is not None:
+            super().update_auto_headers(skip_auto_headers)
 
 
 class Answer:
@@ -368,8 +432,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._sweeper: asyncio.TimerHandle | None = None
         #: ``set_response_params``' arguments taken from the session, when
         #: ``_lean_request`` is used (aiohttp versions it is tested on); else ``None``.
-        self._lean: dict[str, Any] | None = None
+        self._lean: _Lean | None = None
         self._lean_url: yarl.URL | None = None
+        self._wire: dict[int, tuple[Sequence[tuple[str, str]], _Prepared]] = {}
 
     @property
     def connector(self) -> aiohttp.TCPConnector | None:
@@ -394,7 +459,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
         )
-        self._lean = _lean_params(self._session, self._connector)
+        self._lean = _lean_for(self._session, self._connector)
         return self._session
 
     def _timeout(self, request: httpx.Request, seconds: float | None) -> aiohttp.ClientTimeout:
@@ -465,6 +530,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 armed = True
         if armed:
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep, loop)
+
+    def wire_headers(self, headers: Sequence[tuple[str, str]]) -> CIMultiDict[str]:
+        """``headers`` prepared for ``exchange``, cached: what aiohttp would add
+        to them itself, added once, and what it would write the same without them
+        (the Host, written from each request's URL, and HTTP/1.1's
+        ``Connection: keep-alive``) left out.
+
+        ``headers`` must not change once given: it is recognised by identity
+        (the requester gives the same, never-changed lists each time).
+        """
+        cached = self._wire.get(id(headers))
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        if len(self._wire) > 8:
+            self._wire.clear()
+        prepared = _prepare(headers)
+        self._wire[id(headers)] = (headers, prepared)
+        return prepared
 
     def _url(self, request: httpx.Request) -> yarl.URL:
         return self.url_for(request.url)
@@ -553,9 +636,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         token = None
         response: aiohttp.ClientResponse | None = None
         try:
-            if self._lean is not None and (url is self._lean_url or self._lean_allows(url)):
+            lean = self._lean
+            if lean is not None and (url is self._lean_url or self._lean_allows(url)):
                 response = await self._lean_request(
-                    session, flight, method, url, headers, data, timeout, server_hostname
+                    lean, session, flight, method, url, headers, data, timeout, server_hostname
                 )
             else:
                 token = _FLIGHT.set(flight)
@@ -633,6 +717,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def _lean_request(
         self,
+        lean: _Lean,
         session: aiohttp.ClientSession,
         flight: _Flight,
         method: str,
@@ -655,11 +740,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         versions it is tested on (``_LEAN_VERSIONS``); ``session.request`` otherwise.
         """
         loop = asyncio.get_running_loop()
-        connector = cast("_Connector", self._connector)  # set with the session
-        lean = cast("dict[str, Any]", self._lean)
+        connector = lean.connector
         retry = method in _IDEMPOTENT
         while True:
-            request = ClientRequest(
+            request = _Request(
                 method,
                 url,
                 headers=headers,
@@ -681,7 +765,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 read_until_eof=True,
                 auto_decompress=False,
                 read_timeout=timeout.sock_read,
-                **lean,
+                **lean.params,
             )
             try:
                 try:

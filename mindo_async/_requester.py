@@ -560,7 +560,9 @@ class Requester:
         answer = await transport.exchange(
             method,
             transport.url_for(url),
-            self._post_headers_list if body is not None else self._get_headers_list,
+            transport.wire_headers(
+                self._post_headers_list if body is not None else self._get_headers_list
+            ),
             body,
             timeout=transport.timeout_for(self._timeouts, self._deadline),
             cap=DEFAULT_MAX_BODY_POST if body is not None else DEFAULT_MAX_BODY_OTHER,
