@@ -212,12 +212,13 @@ class _Connector(aiohttp.TCPConnector):
         while True:
             connection = await super().connect(req, traces, timeout)
             protocol = connection.protocol
+            now = self._loop.time()
             if not isinstance(protocol, _Handler):
                 break
             idle_since = protocol.idle_since
             if idle_since is None:
                 break
-            age = self._loop.time() - idle_since
+            age = now - idle_since
             if protocol.unfit():
                 # The server closed it, or sent bytes nobody asked for, while it
                 # sat in the pool: writing on it would lose the request (a false
@@ -237,7 +238,7 @@ class _Connector(aiohttp.TCPConnector):
             break
         if flight is not None:
             flight.protocol = protocol if isinstance(protocol, _Handler) else None
-            flight.on_connected(self._loop.time())
+            flight.on_connected(now)
             if flight.on_write is not None:
                 flight.on_write()
             if flight.trace is not None:
