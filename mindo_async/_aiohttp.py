@@ -8,6 +8,13 @@ raised in: before a connection was obtained nothing was written, so it is a
 ``RemoteProtocolError``/``ReadError``/``ReadTimeout`` (may have been sent).
 The aiohttp exception stays as ``__cause__``.
 
+On the aiohttp versions it is tested on (``_LEAN_VERSIONS``), a request is
+built and sent by ``_lean_request`` (aiohttp's ``ClientRequest``, the pool,
+``send``, ``start``) rather than by ``ClientSession.request``, whose cookies,
+redirects, proxies, auth, middlewares and traces this transport never uses and
+which cost about as much CPU as the request itself; both paths are tested to
+write the same bytes and fail the same way (tests/core/test_aiohttp_paths.py).
+
 It also bounds every answer (``_answer``: a body cap and one deadline after
 the request is written), never reuses a pooled connection on which the
 server sent bytes or a close while it was idle, and keeps idle connections
@@ -289,7 +296,7 @@ def _maybe_sent(exc: BaseException) -> httpx.TransportError:
 
 
 #: The aiohttp versions (major, minor) ``_lean_request`` is tested on.
-_LEAN_VERSIONS = {(3, 14)}
+_LEAN_VERSIONS = frozenset({(3, 14)})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _NO_TIMER = TimerNoop()
 
@@ -328,7 +335,8 @@ def _lean_for(session: aiohttp.ClientSession, connector: _Connector) -> _Lean | 
 
 
 class _Prepared(CIMultiDict[str]):
-    """Request headers as aiohttp's ``ClientRequest`` completes them, less the Host.
+    """Request headers as aiohttp's ``ClientRequest`` completes them, less the Host
+    and ``Connection: keep-alive`` (which aiohttp writes the same without them).
 
     Built once (``AiohttpTransport.wire_headers``) and copied whole into each
     request (``_Request``), instead of merged into it again header by header.
@@ -336,6 +344,7 @@ class _Prepared(CIMultiDict[str]):
 
 
 def _prepare(headers: Iterable[tuple[str, str]]) -> _Prepared:
+    """``headers`` as ``_Prepared``: their order kept, aiohttp's own added after."""
     prepared = _Prepared()
     for name, value in headers:
         lower = name.lower()
@@ -431,9 +440,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             tuple[Mapping[str, float | None], float | None, aiohttp.ClientTimeout] | None
         ) = None
         self._sweeper: asyncio.TimerHandle | None = None
-        #: ``set_response_params``' arguments taken from the session, when
-        #: ``_lean_request`` is used (aiohttp versions it is tested on); else ``None``.
+        #: What ``_lean_request`` needs, once the session is open on an aiohttp
+        #: version it is tested on; else ``None`` (``session.request`` is used).
         self._lean: _Lean | None = None
+        #: The last URL ``_lean_allows`` accepted (the requester reuses its URLs).
         self._lean_url: yarl.URL | None = None
         self._wire: dict[int, tuple[Sequence[tuple[str, str]], _Prepared]] = {}
 
