@@ -351,7 +351,11 @@ class AsyncMindo:
 
     def _ensure_usable(self) -> None:
         """Before every request: open, and in the event loop of its first request."""
-        self._ensure_open()
+        if self._state is _State.CLOSED or (
+            self._parent is not None and self._parent._state is _State.CLOSED
+        ):
+            # As _ensure_open (written out: this runs before every request).
+            self._ensure_open()
         # The pool's connections belong to the event loop they were opened in: a
         # second loop (asyncio.run per call with one global client) would fail
         # mid-send and read like a possible delivery. Refused here, before sending.

@@ -203,6 +203,12 @@ class Requester:
         self._get_headers_list = self._get_headers.multi_items()
         self._timeouts: Mapping[str, float | None] = self._extensions["timeout"]
         self._deadline = self._timeouts.get("read")
+        #: What the fast path hands to its transport on every request, prepared by
+        #: it once: (transport, POST headers, GET headers, timeouts).
+        self._prepared: tuple[AiohttpTransport, Any, Any, Any] | None = None
+        #: anyio's checkpoint, the event loop's own once the fast path (asyncio) is
+        #: taken: without looking the running library up again on every request.
+        self._checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint_if_cancelled
         # unasync: end
 
     @property
@@ -397,7 +403,9 @@ class Requester:
                 # A cancelled caller sends nothing (as anyio's acquire would ensure), but
                 # a free slot is taken without acquire's extra trip through the event
                 # loop: the send that follows yields anyway (issue 6, benchmarks/).
-                await anyio.lowlevel.checkpoint_if_cancelled()
+                # unasync: async only
+                await self._checkpoint()
+                # unasync: end
                 # No cap on connections (the default on aiohttp): no slot to take.
                 capped = self._connections.total_tokens != math.inf
                 if capped:
@@ -513,7 +521,7 @@ class Requester:
         """Whether ``number`` may send now without asking the limiter: the in-process
         limiter with no cap, and no pause in force (two dict lookups, no await)."""
         local = self._local
-        return local is not None and local.pacer.rate is None and not local.pacer.paused_for(number)
+        return local is not None and local.pacer.unpaced(number)
 
     def _pool_closed(self) -> bool:
         """Whether the HTTP client was closed (read afresh: it changes while we wait)."""
@@ -539,44 +547,25 @@ class Requester:
         )
 
     # unasync: async only (aiohttp runs on asyncio: the sync client has no fast path)
+    def _prepare(self, transport: AiohttpTransport) -> tuple[AiohttpTransport, Any, Any, Any]:
+        """What ``_send`` hands to ``transport`` on every request, prepared once."""
+        # Only asyncio runs aiohttp: from now on, its own checkpoint (anyio 4.11+).
+        current_token = getattr(anyio.lowlevel, "current_token", None)
+        if current_token is not None:
+            self._checkpoint = current_token().backend_class.checkpoint_if_cancelled
+        return (
+            transport,
+            transport.wire_headers(self._post_headers_list),
+            transport.wire_headers(self._get_headers_list),
+            transport.timeout_for(self._timeouts, self._deadline),
+        )
+
     def _fast_transport(self) -> AiohttpTransport | None:
         """The aiohttp transport to hand requests to without httpx's objects, if any."""
         transport = self._transport
         if isinstance(transport, AutoTransport) and not client_routing_is_patched():
             return transport.aiohttp_transport()
         return None
-
-    async def _send_fast(
-        self,
-        transport: AiohttpTransport,
-        method: str,
-        url: httpx.URL,
-        body: bytes | None,
-        flight: Flight | None,
-    ) -> Answer:
-        """``_send`` on the library's own client on aiohttp: no httpx ``Request`` or
-        ``Response`` is built (they cost about as much CPU as aiohttp's own work;
-        issue 12, benchmarks/)."""
-        answer = await transport.exchange(
-            method,
-            transport.url_for(url),
-            transport.wire_headers(
-                self._post_headers_list if body is not None else self._get_headers_list
-            ),
-            body,
-            timeout=transport.timeout_for(self._timeouts, self._deadline),
-            cap=DEFAULT_MAX_BODY_POST if body is not None else DEFAULT_MAX_BODY_OTHER,
-            seconds=self._deadline,
-            on_write=None if flight is None else flight.wrote,
-        )
-        if "Content-Encoding" not in answer.headers:
-            return answer
-        # Compressed (httpx asks for gzip): httpx decodes it, as on its own path.
-        response = httpx.Response(
-            answer.status_code, headers=answer.response.raw_headers, content=answer.content
-        )
-        response.read()
-        return response
 
     # unasync: end
 
@@ -590,7 +579,30 @@ class Requester:
         # unasync: async only
         fast = self._fast_transport()
         if fast is not None:
-            return await self._send_fast(fast, endpoint.method, url, body, flight)
+            # The library's own client on aiohttp: no httpx ``Request`` or ``Response``
+            # is built (they cost about as much CPU as aiohttp's own work; issue 12,
+            # benchmarks/).
+            prepared = self._prepared
+            if prepared is None or prepared[0] is not fast:
+                prepared = self._prepared = self._prepare(fast)
+            answer = await fast.exchange(
+                endpoint.method,
+                fast.url_for(url),
+                prepared[1] if body is not None else prepared[2],
+                body,
+                timeout=prepared[3],
+                cap=DEFAULT_MAX_BODY_POST if body is not None else DEFAULT_MAX_BODY_OTHER,
+                seconds=self._deadline,
+                on_write=None if flight is None else flight.wrote,
+            )
+            if "Content-Encoding" not in answer.headers:
+                return answer
+            # Compressed (httpx asks for gzip): httpx decodes it, as on its own path.
+            response = httpx.Response(
+                answer.status_code, headers=answer.response.raw_headers, content=answer.content
+            )
+            response.read()
+            return response
         # unasync: end
         # The same request as Request(content=body), at a third of the cost: with
         # a stream given, httpx does not re-check and re-normalise every header.

@@ -49,6 +49,10 @@ class Pacer:
         until = self._paused_until.get(key)
         return 0.0 if until is None else max(0.0, until - time.monotonic())
 
+    def unpaced(self, key: str) -> bool:
+        """Whether ``key`` may send now without ``acquire``: no rate, and no pause."""
+        return self.rate is None and (not self._paused_until or not self.paused_for(key))
+
     def acquire(self, key: str) -> None:
         """Wait until ``key`` may send once more, and count that send."""
         self._wait_out_pause(key)

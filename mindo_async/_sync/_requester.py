@@ -498,7 +498,7 @@ class Requester:
         """Whether ``number`` may send now without asking the limiter: the in-process
         limiter with no cap, and no pause in force (two dict lookups, no await)."""
         local = self._local
-        return local is not None and local.pacer.rate is None and not local.pacer.paused_for(number)
+        return local is not None and local.pacer.unpaced(number)
 
     def _pool_closed(self) -> bool:
         """Whether the HTTP client was closed (read afresh: it changes while we wait)."""
