@@ -78,3 +78,36 @@ def test_without_nginx_the_emulator_serves_and_says_so(tmp_path: Path) -> None:
     contenders = results["scenarios"]["s2"]["contenders"]
     assert contenders["mindo_async (default transport)"]["median"]["sends"] > 0
     assert "the emulator" in markdown
+
+
+@pytest.mark.slow  # seconds of subprocesses or sockets: run by nox -s tests, not fast
+def test_opcounts_profiles_every_contender(tmp_path: Path) -> None:
+    """``python -m benchmarks.opcounts`` counts a positive number of bytecode instructions
+    per send for raw aiohttp, ``_deliver`` and ``stream_many``, and names the library's
+    functions in its table."""
+    out = tmp_path / "opcounts.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.opcounts",
+            "--sends",
+            "4",
+            "--concurrency",
+            "2",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    counts = json.loads(out.read_text())["opcodes"]
+    assert set(counts) == {"raw aiohttp", "_deliver", "stream_many"}
+    for name, functions in counts.items():
+        assert sum(functions.values()) > 1000, name  # a send runs thousands
+    assert any(where.startswith("mindo_async/_fanout.py") for where in counts["stream_many"])
+    assert "stream_many" in done.stdout
