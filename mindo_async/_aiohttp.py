@@ -436,16 +436,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._urls: dict[str, yarl.URL] = {}
         self._last_url: tuple[httpx.URL, yarl.URL] | None = None
-        self._last_timeout: (
-            tuple[Mapping[str, float | None], float | None, aiohttp.ClientTimeout] | None
-        ) = None
         self._sweeper: asyncio.TimerHandle | None = None
         #: What ``_lean_request`` needs, once the session is open on an aiohttp
         #: version it is tested on; else ``None`` (``session.request`` is used).
         self._lean: _Lean | None = None
         #: The last URL ``_lean_allows`` accepted (the requester reuses its URLs).
         self._lean_url: yarl.URL | None = None
-        self._wire: dict[int, tuple[Sequence[tuple[str, str]], _Prepared]] = {}
 
     @property
     def connector(self) -> aiohttp.TCPConnector | None:
@@ -474,7 +470,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _timeout(self, request: httpx.Request, seconds: float | None) -> aiohttp.ClientTimeout:
-        return self._timeout_from(request.extensions.get("timeout"), seconds)
+        return self.timeout_for(request.extensions.get("timeout"), seconds)
 
     def timeout_for(
         self, phases: Mapping[str, float | None] | None, deadline: float | None = None
@@ -484,20 +480,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         ``deadline`` is the one the request is sent with (``exchange``'s
         ``seconds``): when it is no longer than the read timeout, aiohttp's read
         timeout is left out, since the deadline ends the request first.
-        ``phases`` must not change once given: the last one is recognised by
-        identity (the requester gives the same, never-changed mapping each time).
         """
-        last = self._last_timeout
-        if last is not None and last[0] is phases and last[1] == deadline:
-            return last[2]
-        timeout = self._timeout_from(phases, deadline)
-        if phases is not None:
-            self._last_timeout = (phases, deadline, timeout)
-        return timeout
-
-    def _timeout_from(
-        self, phases: Mapping[str, float | None] | None, deadline: float | None
-    ) -> aiohttp.ClientTimeout:
         values = phases or {}
         connect = values.get("connect")
         pool = values.get("pool")
@@ -543,22 +526,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep, loop)
 
     def wire_headers(self, headers: Sequence[tuple[str, str]]) -> CIMultiDict[str]:
-        """``headers`` prepared for ``exchange``, cached: what aiohttp would add
-        to them itself, added once, and what it would write the same without them
-        (the Host, written from each request's URL, and HTTP/1.1's
-        ``Connection: keep-alive``) left out.
-
-        ``headers`` must not change once given: it is recognised by identity
-        (the requester gives the same, never-changed lists each time).
-        """
-        cached = self._wire.get(id(headers))
-        if cached is not None and cached[0] is headers:
-            return cached[1]
-        if len(self._wire) > 8:
-            self._wire.clear()
-        prepared = _prepare(headers)
-        self._wire[id(headers)] = (headers, prepared)
-        return prepared
+        """``headers`` prepared for ``exchange``: what aiohttp would add to them
+        itself, added once, and what it would write the same without them (the
+        Host, written from each request's URL, and HTTP/1.1's
+        ``Connection: keep-alive``) left out. The requester prepares its headers
+        once per transport and hands the result to every request."""
+        return _prepare(headers)
 
     def _url(self, request: httpx.Request) -> yarl.URL:
         return self.url_for(request.url)
